@@ -1,0 +1,289 @@
+// FrameSourceHandle: see frame_source.h. Runs on the JS thread only.
+#include "frame_source.h"
+
+namespace fs {
+
+namespace {
+
+enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5 };
+
+double usOrMinusOne(uint64_t ns) { return ns == GST_CLOCK_TIME_NONE ? -1.0 : static_cast<double>(ns / 1000); }
+
+uint32_t numberOption(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("native option ") + key + " must be a number");
+  return v.As<Napi::Number>().Uint32Value();
+}
+
+Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layout) {
+  Napi::Array a = Napi::Array::New(env, planes * 2);
+  for (uint32_t i = 0; i < planes; i++) {
+    a.Set(i * 2, layout[i].offset);
+    a.Set(i * 2 + 1, layout[i].stride);
+  }
+  return a;
+}
+
+}  // namespace
+
+Napi::Function FrameSourceHandle::Define(Napi::Env env) {
+  return DefineClass(env, "FrameSourceHandle",
+                     {
+                         InstanceMethod("_start", &FrameSourceHandle::Start),
+                         InstanceMethod("_slotRequest", &FrameSourceHandle::SlotRequest),
+                         InstanceMethod("_addSlots", &FrameSourceHandle::AddSlots),
+                         InstanceMethod("_abandonSlots", &FrameSourceHandle::AbandonSlots),
+                         InstanceMethod("_retired", &FrameSourceHandle::Retired),
+                         InstanceMethod("_next", &FrameSourceHandle::Next),
+                         InstanceMethod("_release", &FrameSourceHandle::Release),
+                         InstanceMethod("_stats", &FrameSourceHandle::Stats),
+                         InstanceMethod("_close", &FrameSourceHandle::Close),
+                     });
+}
+
+// new FrameSourceHandle(options, onWake): options were validated and normalised in lib/options.ts.
+FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameSourceHandle>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "FrameSourceHandle(options, onWake) expects an object and a function");
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  PipelineOptions opts;
+  Napi::Value desc = o.Get("pipeline");
+  if (!desc.IsString()) throw Napi::TypeError::New(env, "native option pipeline must be a string");
+  opts.description = desc.As<Napi::String>().Utf8Value();
+  opts.ringSize = numberOption(o, "ringSize");
+  opts.maxSlots = numberOption(o, "maxSlots");
+  opts.maxQueued = numberOption(o, "maxQueued");
+  opts.drop = o.Get("drop").As<Napi::Number>().Int32Value();
+
+  BuildError err;
+  pipeline_ = SourcePipeline::create(opts, &err);
+  if (!pipeline_) {
+    Napi::Error e = Napi::Error::New(env, err.message);
+    e.Set("code", err.code);
+    Napi::Array missing = Napi::Array::New(env, err.missing.size());
+    for (size_t i = 0; i < err.missing.size(); i++) missing.Set(i, err.missing[i]);
+    e.Set("missing", missing);
+    throw e;
+  }
+
+  tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1);
+  tsfnActive_ = true;
+  std::weak_ptr<SourcePipeline> weak = pipeline_;
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  // Called from GStreamer threads. Non-blocking: a full queue cannot happen (unbounded), and wakes
+  // are coalesced by the pipeline, so at most one call is pending at a time.
+  pipeline_->setWake([tsfn, weak]() mutable {
+    tsfn.NonBlockingCall([weak](Napi::Env, Napi::Function onWake) {
+      if (auto p = weak.lock()) p->wakeHandled();
+      onWake.Call({});
+    });
+  });
+  // Registered after the thread-safe function so that, at environment teardown, it runs first
+  // (hooks run in reverse order) and stops every GStreamer thread before the function goes away.
+  napi_add_env_cleanup_hook(env, &FrameSourceHandle::onEnvCleanup, this);
+  hookAdded_ = true;
+}
+
+FrameSourceHandle::~FrameSourceHandle() {
+  if (hookAdded_) napi_remove_env_cleanup_hook(Env(), &FrameSourceHandle::onEnvCleanup, this);
+  if (pipeline_) pipeline_->stopNow();
+  if (tsfnActive_) tsfn_.Abort();
+  held_.clear();
+}
+
+// Environment teardown (worker terminated, process exiting): stop synchronously, here.
+void FrameSourceHandle::onEnvCleanup(void* data) {
+  auto* self = static_cast<FrameSourceHandle*>(data);
+  self->hookAdded_ = false;
+  self->pipeline_->stopNow();
+  if (self->tsfnActive_) {
+    self->tsfn_.Abort();
+    self->tsfnActive_ = false;
+  }
+  self->held_.clear();
+  self->state_ = State::Closed;
+}
+
+Napi::Value FrameSourceHandle::Start(const Napi::CallbackInfo& info) {
+  if (state_ == State::Created) {
+    state_ = State::Running;
+    pipeline_->start();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::SlotRequest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SlotRing::Request r = pipeline_->ring()->takeRequest();
+  if (r.count == 0) return env.Undefined();
+  requestedBytes_ = r.size + SlotRing::kAlign;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytes", static_cast<double>(requestedBytes_));
+  o.Set("count", static_cast<double>(r.count));
+  return o;
+}
+
+Napi::Value FrameSourceHandle::AddSlots(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "_addSlots expects an array of Uint8Array");
+  Napi::Array arrays = info[0].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < arrays.Length(); i++) {
+    Napi::Value v = arrays.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "_addSlots expects Uint8Array slots");
+    }
+    auto a = v.As<Napi::Uint8Array>();
+    if (a.ByteLength() < requestedBytes_) throw Napi::RangeError::New(env, "slot smaller than requested");
+    size_t offset = 0;
+    int id = pipeline_->ring()->add(a.Data(), a.ByteLength(), &offset);
+    if (id < 0) continue;
+    slotRefs_.emplace(id, Napi::Persistent(a));
+    out.Set(n++, id);
+    out.Set(n++, static_cast<double>(offset));
+  }
+  return out;
+}
+
+Napi::Value FrameSourceHandle::AbandonSlots(const Napi::CallbackInfo& info) {
+  pipeline_->ring()->abandonRequest();
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::Retired(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<int> ids = pipeline_->ring()->takeRetired();
+  Napi::Array out = Napi::Array::New(env, ids.size());
+  for (size_t i = 0; i < ids.size(); i++) {
+    slotRefs_.erase(ids[i]);
+    out.Set(static_cast<uint32_t>(i), ids[i]);
+  }
+  return out;
+}
+
+Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Item item;
+  if (!pipeline_->next(info[0].ToBoolean(), &item)) return env.Undefined();
+  Napi::Object o = Napi::Object::New(env);
+  switch (item.kind) {
+    case Item::Kind::Frame: {
+      uint32_t id = nextFrameId_++;
+      held_.emplace(id, std::move(item.buffer));
+      o.Set("type", static_cast<double>(kFrame));
+      o.Set("id", id);
+      o.Set("slot", item.slot);
+      o.Set("offset", static_cast<double>(item.offset));
+      o.Set("size", static_cast<double>(item.size));
+      o.Set("pts", usOrMinusOne(item.pts));
+      o.Set("duration", usOrMinusOne(item.duration));
+      o.Set("sequence", static_cast<double>(item.sequence));
+      o.Set("copied", item.copied);
+      o.Set("formatId", item.formatId);
+      if (item.planes > 0) o.Set("layout", layoutArray(env, item.planes, item.layout));
+      break;
+    }
+    case Item::Kind::Format: {
+      const FormatInfo& f = *item.format;
+      o.Set("type", static_cast<double>(kFormat));
+      o.Set("id", f.id);
+      o.Set("format", f.format);
+      o.Set("width", f.width);
+      o.Set("height", f.height);
+      o.Set("fpsN", f.fpsN);
+      o.Set("fpsD", f.fpsD);
+      o.Set("parN", f.parN);
+      o.Set("parD", f.parD);
+      o.Set("size", static_cast<double>(f.size));
+      o.Set("layout", layoutArray(env, f.planes, f.layout));
+      o.Set("caps", f.caps);
+      o.Set("colorimetry", f.colorimetry);
+      o.Set("interlaced", f.interlaced);
+      break;
+    }
+    case Item::Kind::Eos:
+      o.Set("type", static_cast<double>(kEos));
+      break;
+    case Item::Kind::Error:
+    case Item::Kind::Warning:
+      o.Set("type", static_cast<double>(item.kind == Item::Kind::Error ? kError : kWarning));
+      o.Set("message", item.message);
+      o.Set("debug", item.debug);
+      o.Set("source", item.source);
+      o.Set("domain", item.domain);
+      o.Set("code", item.code);
+      break;
+    case Item::Kind::Live:
+      o.Set("type", static_cast<double>(kLive));
+      o.Set("live", item.live);
+      break;
+  }
+  return o;
+}
+
+Napi::Value FrameSourceHandle::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  // Dropping the buffer returns it to its pool (or frees it, and with it the slot).
+  return Napi::Boolean::New(env, held_.erase(id) > 0);
+}
+
+Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PipelineStats s = pipeline_->stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("frames", static_cast<double>(s.frames));
+  o.Set("zeroCopyFrames", static_cast<double>(s.zeroCopyFrames));
+  o.Set("copiedFrames", static_cast<double>(s.copiedFrames));
+  o.Set("bytesCopied", static_cast<double>(s.bytesCopied));
+  o.Set("droppedFrames", static_cast<double>(s.droppedFrames));
+  o.Set("queuedFrames", static_cast<double>(s.queuedFrames));
+  o.Set("heldFrames", static_cast<double>(held_.size()));
+  o.Set("slots", static_cast<double>(s.ring.slots));
+  o.Set("slotsInUse", static_cast<double>(s.ring.inUse));
+  o.Set("slotBytes", static_cast<double>(s.ring.bytes));
+  return o;
+}
+
+Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (state_ == State::Closed) {
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  closeWaiters_.push_back(deferred);
+  if (state_ == State::Closing) return deferred.Promise();
+  state_ = State::Closing;
+  Ref();  // stay alive until finishClose, whatever JS drops meanwhile
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  // done() runs on the teardown thread once the pipeline is in NULL and no GStreamer thread is left.
+  pipeline_->stop([tsfn, this]() mutable {
+    tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { finishClose(e); });
+  });
+  return deferred.Promise();
+}
+
+void FrameSourceHandle::finishClose(Napi::Env env) {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  // Nothing writes into slots any more: frames JS holds keep their own views on the memory.
+  slotRefs_.clear();
+  if (hookAdded_) {
+    napi_remove_env_cleanup_hook(env, &FrameSourceHandle::onEnvCleanup, this);
+    hookAdded_ = false;
+  }
+  if (tsfnActive_) {
+    tsfn_.Release();
+    tsfnActive_ = false;
+  }
+  std::vector<Napi::Promise::Deferred> waiters;
+  waiters.swap(closeWaiters_);
+  for (auto& d : waiters) d.Resolve(env.Undefined());
+  Unref();
+}
+
+}  // namespace fs

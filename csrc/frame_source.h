@@ -1,0 +1,51 @@
+// FrameSourceHandle: the JS object behind one FrameSource. Owns the SourcePipeline, the thread-safe
+// function that wakes JS, the references that keep slot memory alive while GStreamer may write it,
+// and the buffers of frames JS holds. Every method runs on the JS thread of the environment that
+// made it; GStreamer threads reach it only through the thread-safe function.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "pipeline.h"
+
+namespace fs {
+
+class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit FrameSourceHandle(const Napi::CallbackInfo& info);
+  ~FrameSourceHandle() override;
+
+ private:
+  enum class State { Created, Running, Closing, Closed };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value SlotRequest(const Napi::CallbackInfo& info);
+  Napi::Value AddSlots(const Napi::CallbackInfo& info);
+  Napi::Value AbandonSlots(const Napi::CallbackInfo& info);
+  Napi::Value Retired(const Napi::CallbackInfo& info);
+  Napi::Value Next(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  void finishClose(Napi::Env env);
+  static void onEnvCleanup(void* self);
+
+  std::shared_ptr<SourcePipeline> pipeline_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfnActive_ = false;
+  bool hookAdded_ = false;
+  State state_ = State::Created;
+  size_t requestedBytes_ = 0;
+  std::unordered_map<int, Napi::Reference<Napi::Uint8Array>> slotRefs_;
+  std::unordered_map<uint32_t, BufferPtr> held_;
+  uint32_t nextFrameId_ = 1;
+  std::vector<Napi::Promise::Deferred> closeWaiters_;
+};
+
+}  // namespace fs

@@ -1,0 +1,478 @@
+// SourcePipeline: see pipeline.h for what it owns and which threads run its code.
+#include "pipeline.h"
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "slot_pool.h"
+
+namespace fs {
+
+namespace {
+
+ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref_sink(e))); }
+
+constexpr const char* kSinkName = "frame-source-sink";
+
+std::string describeMissing(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+}  // namespace
+
+SourcePipeline::SourcePipeline(const PipelineOptions& opts)
+    : opts_(opts), ring_(std::make_shared<SlotRing>(opts.maxSlots)) {}
+
+std::shared_ptr<SourcePipeline> SourcePipeline::create(const PipelineOptions& opts, BuildError* err) {
+  std::shared_ptr<SourcePipeline> p(new SourcePipeline(opts));
+  if (!p->build(err)) return nullptr;
+  std::weak_ptr<SourcePipeline> weak = p;
+  p->ring_->setWake([weak]() {
+    if (auto self = weak.lock()) self->wake();
+  });
+  return p;
+}
+
+bool SourcePipeline::build(BuildError* err) {
+  // The description may end in a caps filter ("... ! video/x-raw,format=RGBA"), which only parses
+  // with an element after it: our sink is appended to the text. Its caps make a non-video output
+  // fail here, at link time, instead of later at negotiation.
+  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=video/x-raw";
+  ParseContextPtr ctx(gst_parse_context_new());
+  GError* gerr = nullptr;
+  GstElement* parsed = gst_parse_launch_full(full.c_str(), ctx.get(), GST_PARSE_FLAG_FATAL_ERRORS, &gerr);
+  ErrorPtr error(gerr);
+  ElementPtr top(parsed ? sinkRef(parsed) : nullptr);
+  if (!top || error) {
+    StrvPtr missing(gst_parse_context_get_missing_elements(ctx.get()));
+    if (missing && missing.get()[0]) {
+      for (gchar** m = missing.get(); *m; m++) err->missing.emplace_back(*m);
+      err->code = "ERR_MISSING_ELEMENT";
+      err->message = "no such GStreamer element: " + describeMissing(err->missing);
+    } else if (error && error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_LINK) {
+      err->code = "ERR_NOT_NEGOTIATED";
+      err->message = std::string(error->message) +
+                     ": the pipeline's output must be raw video (video/x-raw in system memory); end it with a "
+                     "decoder or 'videoconvert'";
+    } else {
+      err->code = "ERR_PIPELINE_PARSE";
+      err->message = error ? error->message : "the pipeline description could not be parsed";
+    }
+    return false;
+  }
+  if (!GST_IS_PIPELINE(top.get())) {
+    err->code = "ERR_PIPELINE_PARSE";
+    err->message = "the pipeline description did not produce a pipeline";
+    return false;
+  }
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(top.get()), kSinkName);
+  ElementPtr sinkHolder(sink);
+  GstElementFactory* factory = sink ? gst_element_get_factory(sink) : nullptr;
+  if (!factory || std::strcmp(GST_OBJECT_NAME(factory), "appsink") != 0) {
+    err->code = "ERR_PIPELINE_PARSE";
+    err->message = std::string("the name '") + kSinkName + "' is reserved for frame-source's sink";
+    return false;
+  }
+  PadPtr dangling(gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
+  if (dangling) {
+    GstObject* parent = gst_pad_get_parent(dangling.get());
+    std::string name = parent ? GST_OBJECT_NAME(parent) : "an element";
+    if (parent) gst_object_unref(parent);
+    err->code = "ERR_PIPELINE_PARSE";
+    err->message = "'" + name + "' has an unlinked input: the pipeline must start with a source element (e.g. "
+                   "'videotestsrc ! ...')";
+    return false;
+  }
+  // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
+  g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
+               FALSE, nullptr);
+  pipeline_ = std::move(top);
+  sink_ = sink;
+
+  GstAppSinkCallbacks callbacks{};
+  callbacks.new_sample = &SourcePipeline::onNewSample;
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, this, nullptr);
+
+  PadPtr sinkPad(gst_element_get_static_pad(sink, "sink"));
+  gst_pad_add_probe(sinkPad.get(), GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, &SourcePipeline::onQuery, this, nullptr);
+
+  BusPtr bus(gst_element_get_bus(pipeline_.get()));
+  gst_bus_set_sync_handler(bus.get(), &SourcePipeline::onBusMessage, this, nullptr);
+  return true;
+}
+
+SourcePipeline::~SourcePipeline() { teardown(); }
+
+void SourcePipeline::setWake(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lk(wakeMu_);
+  wake_ = std::move(wake);
+}
+
+void SourcePipeline::wake() {
+  if (wakePending_.exchange(true)) return;
+  std::lock_guard<std::mutex> lk(wakeMu_);
+  if (wake_) wake_();
+}
+
+bool SourcePipeline::dropping() const { return opts_.drop == 1 || (opts_.drop < 0 && live_.load()); }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming threads
+
+// Called from the upstream streaming thread when an element downstream-queries our sink pad.
+GstPadProbeReturn SourcePipeline::onQuery(GstPad*, GstPadProbeInfo* info, gpointer self) {
+  GstQuery* query = GST_PAD_PROBE_INFO_QUERY(info);
+  if (GST_QUERY_TYPE(query) != GST_QUERY_ALLOCATION) return GST_PAD_PROBE_OK;
+  return static_cast<SourcePipeline*>(self)->answerAllocation(query);
+}
+
+GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
+  if (stopping_) return GST_PAD_PROBE_OK;
+  GstCaps* caps = nullptr;
+  gboolean needPool = FALSE;
+  gst_query_parse_allocation(query, &caps, &needPool);
+  GstVideoInfo info;
+  // Decline (let appsink answer, so upstream allocates and we copy) rather than offer a pool whose
+  // set_config would then have to refuse: that refusal is fatal to upstream.
+  if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
+  size_t size = GST_VIDEO_INFO_SIZE(&info);
+  ring_->reserve(size, opts_.ringSize);
+  PoolPtr pool(newSlotPool(ring_));
+  {
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    pools_.erase(std::remove_if(pools_.begin(), pools_.end(),
+                                [](const std::unique_ptr<WeakRef>& w) {
+                                  gpointer p = w->get();
+                                  if (p) gst_object_unref(p);
+                                  return p == nullptr;
+                                }),
+                 pools_.end());
+    pools_.push_back(std::make_unique<WeakRef>(pool.get()));
+  }
+  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize);
+  gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+// Called from the streaming thread that pushed a buffer into appsink.
+GstFlowReturn SourcePipeline::onNewSample(GstAppSink* sink, gpointer self) {
+  return static_cast<SourcePipeline*>(self)->takeSample(sink);
+}
+
+void SourcePipeline::noteCaps(GstCaps* caps) {
+  if (lastCaps_ && (lastCaps_.get() == caps || gst_caps_is_equal(lastCaps_.get(), caps))) return;
+  GstVideoInfo info;
+  lastCaps_.reset(gst_caps_ref(caps));
+  if (!gst_video_info_from_caps(&info, caps)) {
+    format_.reset();
+    return;
+  }
+  auto f = std::make_shared<FormatInfo>();
+  f->id = nextFormatId_++;
+  f->format = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info));
+  f->width = GST_VIDEO_INFO_WIDTH(&info);
+  f->height = GST_VIDEO_INFO_HEIGHT(&info);
+  f->fpsN = GST_VIDEO_INFO_FPS_N(&info);
+  f->fpsD = GST_VIDEO_INFO_FPS_D(&info);
+  f->parN = GST_VIDEO_INFO_PAR_N(&info);
+  f->parD = GST_VIDEO_INFO_PAR_D(&info);
+  f->size = GST_VIDEO_INFO_SIZE(&info);
+  f->planes = GST_VIDEO_INFO_N_PLANES(&info);
+  for (uint32_t i = 0; i < f->planes; i++) {
+    f->layout[i] = PlaneLayout{static_cast<uint32_t>(GST_VIDEO_INFO_PLANE_OFFSET(&info, i)),
+                               static_cast<uint32_t>(GST_VIDEO_INFO_PLANE_STRIDE(&info, i))};
+  }
+  CharPtr capsStr(gst_caps_to_string(caps));
+  f->caps = capsStr.get();
+  CharPtr colorimetry(gst_video_colorimetry_to_string(&info.colorimetry));
+  if (colorimetry) f->colorimetry = colorimetry.get();
+  f->interlaced = GST_VIDEO_INFO_IS_INTERLACED(&info);
+  format_ = f;
+  ring_->reserve(f->size, opts_.ringSize);
+  Item item;
+  item.kind = Item::Kind::Format;
+  item.format = f;
+  push(std::move(item));
+}
+
+GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
+  SamplePtr sample(gst_app_sink_pull_sample(sink));
+  if (!sample) return GST_FLOW_FLUSHING;
+  if (stopping_) return GST_FLOW_FLUSHING;
+  GstBuffer* buf = gst_sample_get_buffer(sample.get());
+  GstCaps* caps = gst_sample_get_caps(sample.get());
+  if (buf == nullptr || caps == nullptr) return GST_FLOW_OK;
+  noteCaps(caps);
+  if (!format_) return GST_FLOW_NOT_NEGOTIATED;
+  frames_++;
+
+  Item item;
+  item.kind = Item::Kind::Frame;
+  item.sequence = sequence_++;
+  item.pts = GST_BUFFER_PTS(buf);
+  item.duration = GST_BUFFER_DURATION(buf);
+  item.formatId = format_->id;
+  // Strides come from the buffer's GstVideoMeta when it has one: never assume the caps' layout.
+  if (GstVideoMeta* meta = gst_buffer_get_video_meta(buf)) {
+    bool same = meta->n_planes == format_->planes;
+    for (uint32_t i = 0; same && i < meta->n_planes; i++) {
+      same = meta->offset[i] == format_->layout[i].offset &&
+             static_cast<uint32_t>(meta->stride[i]) == format_->layout[i].stride;
+    }
+    if (!same) {
+      item.planes = meta->n_planes;
+      for (uint32_t i = 0; i < meta->n_planes; i++) {
+        item.layout[i] = PlaneLayout{static_cast<uint32_t>(meta->offset[i]), static_cast<uint32_t>(meta->stride[i])};
+      }
+    }
+  }
+
+  if (gst_buffer_n_memory(buf) == 1) {
+    MemoryMap map(gst_buffer_peek_memory(buf, 0));
+    size_t offset = 0;
+    int slot = map.ok() ? ring_->find(map.data(), map.size(), &offset) : -1;
+    if (slot >= 0) {
+      item.slot = slot;
+      item.offset = offset;
+      item.size = map.size();
+      item.buffer.reset(gst_buffer_ref(buf));
+      zeroCopy_++;
+    }
+  }
+  if (!item.buffer) {
+    // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory.
+    size_t total = gst_buffer_get_size(buf);
+    int slot = ring_->acquire(total, !dropping(), nullptr);
+    if (slot < 0) {
+      if (stopping_ || ring_->cancelled()) return GST_FLOW_FLUSHING;
+      dropped_++;
+      return GST_FLOW_OK;
+    }
+    gst_buffer_extract(buf, 0, ring_->data(slot), total);
+    BufferPtr copy(gst_buffer_new());
+    gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
+    item.slot = slot;
+    item.size = total;
+    item.copied = true;
+    item.buffer = std::move(copy);
+    copied_++;
+    bytesCopied_ += total;
+  }
+  push(std::move(item));
+  return GST_FLOW_OK;
+}
+
+// Called from the thread that posts a message (streaming threads, or the state-change thread).
+// Nothing reads this bus: every message is handled here and dropped, and a sync handler that
+// returns GST_BUS_DROP owns the message.
+GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data) {
+  MessagePtr owned(message);
+  GstMessage* msg = message;
+  auto* self = static_cast<SourcePipeline*>(data);
+  if (self->stopping_) return GST_BUS_DROP;
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_EOS: {
+      Item item;
+      item.kind = Item::Kind::Eos;
+      self->push(std::move(item));
+      break;
+    }
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_WARNING: {
+      GError* gerr = nullptr;
+      gchar* dbg = nullptr;
+      bool isError = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+      if (isError)
+        gst_message_parse_error(msg, &gerr, &dbg);
+      else
+        gst_message_parse_warning(msg, &gerr, &dbg);
+      ErrorPtr error(gerr);
+      CharPtr debug(dbg);
+      Item item;
+      item.kind = isError ? Item::Kind::Error : Item::Kind::Warning;
+      if (error) {
+        item.message = error->message ? error->message : "";
+        item.domain = g_quark_to_string(error->domain);
+        item.code = error->code;
+      }
+      if (debug) item.debug = debug.get();
+      if (GST_MESSAGE_SRC(msg)) item.source = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
+      self->push(std::move(item));
+      break;
+    }
+    default:
+      break;
+  }
+  return GST_BUS_DROP;
+}
+
+void SourcePipeline::push(Item&& item) {
+  std::vector<Item> drops;
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    if (item.kind == Item::Kind::Frame) {
+      if (dropping()) {
+        size_t keep = std::max<uint32_t>(opts_.maxQueued, 1);
+        while (queuedFrames_ >= keep) {
+          auto it = std::find_if(queue_.begin(), queue_.end(),
+                                 [](const Item& i) { return i.kind == Item::Kind::Frame; });
+          drops.push_back(std::move(*it));
+          queue_.erase(it);
+          queuedFrames_--;
+          dropped_++;
+        }
+      }
+      queuedFrames_++;
+    }
+    queue_.push_back(std::move(item));
+  }
+  drops.clear();  // unref outside our lock: it returns buffers to their pool
+  wake();
+}
+
+// ---------------------------------------------------------------------------------------------
+// JS thread
+
+bool SourcePipeline::next(bool acceptFrame, Item* out) {
+  std::lock_guard<std::mutex> lk(queueMu_);
+  if (queue_.empty()) return false;
+  if (queue_.front().kind == Item::Kind::Frame) {
+    if (!acceptFrame) return false;
+    queuedFrames_--;
+  }
+  *out = std::move(queue_.front());
+  queue_.pop_front();
+  return true;
+}
+
+PipelineStats SourcePipeline::stats() const {
+  PipelineStats s;
+  s.frames = frames_;
+  s.zeroCopyFrames = zeroCopy_;
+  s.copiedFrames = copied_;
+  s.bytesCopied = bytesCopied_;
+  s.droppedFrames = dropped_;
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    s.queuedFrames = queuedFrames_;
+  }
+  s.ring = ring_->counts();
+  return s;
+}
+
+void SourcePipeline::start() {
+  {
+    std::lock_guard<std::mutex> lk(threadsMu_);
+    if (tearingDown_ || tornDown_) return;
+    starting_++;
+  }
+  auto self = shared_from_this();
+  std::thread([self]() {
+    GstElement* p = self->pipeline_.get();
+    GstStateChangeReturn r = GST_STATE_CHANGE_FAILURE;
+    if (!self->stopping_) {
+      r = gst_element_set_state(p, GST_STATE_PAUSED);
+      if (r == GST_STATE_CHANGE_NO_PREROLL) {
+        self->live_ = true;
+        Item item;
+        item.kind = Item::Kind::Live;
+        item.live = true;
+        self->push(std::move(item));
+      }
+      if (r != GST_STATE_CHANGE_FAILURE && !self->stopping_) r = gst_element_set_state(p, GST_STATE_PLAYING);
+      if (r == GST_STATE_CHANGE_FAILURE && !self->stopping_) {
+        // The failing element has usually posted an ERROR already; this one says where it happened.
+        Item item;
+        item.kind = Item::Kind::Error;
+        item.message = "the pipeline failed to start (an element refused to change state)";
+        item.domain = "frame-source";
+        self->push(std::move(item));
+      }
+    }
+    std::lock_guard<std::mutex> lk(self->threadsMu_);
+    self->starting_--;
+    self->threadsCv_.notify_all();
+  }).detach();
+}
+
+void SourcePipeline::flushPools() {
+  std::vector<PoolPtr> pools;
+  {
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    for (auto& w : pools_) {
+      if (gpointer p = w->get()) pools.emplace_back(GST_BUFFER_POOL(p));
+    }
+  }
+  // Wakes upstream threads blocked waiting for a free buffer (the consumer may hold every frame).
+  for (auto& p : pools) {
+    if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), TRUE);
+  }
+}
+
+void SourcePipeline::stop(std::function<void()> done) {
+  stopping_ = true;
+  ring_->cancel();
+  flushPools();
+  auto self = shared_from_this();
+  std::thread([self, done]() {
+    self->teardown();
+    done();
+  }).detach();
+}
+
+void SourcePipeline::stopNow() {
+  stopping_ = true;
+  ring_->cancel();
+  flushPools();
+  teardown();
+}
+
+void SourcePipeline::teardown() {
+  {
+    std::unique_lock<std::mutex> lk(threadsMu_);
+    if (tornDown_) return;
+    if (tearingDown_) {
+      threadsCv_.wait(lk, [this] { return tornDown_; });
+      return;
+    }
+    tearingDown_ = true;
+  }
+  stopping_ = true;
+  ring_->cancel();
+  flushPools();
+  {
+    std::unique_lock<std::mutex> lk(threadsMu_);
+    threadsCv_.wait(lk, [this] { return starting_ == 0; });
+  }
+  if (pipeline_) {
+    // Pools set up after our first flush (a negotiation racing with stop) are flushed as the pads
+    // deactivate; ours again in case one was proposed in between.
+    flushPools();
+    gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+    BusPtr bus(gst_element_get_bus(pipeline_.get()));
+    gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
+    sink_ = nullptr;
+    pipeline_.reset();
+  }
+  lastCaps_.reset();
+  std::deque<Item> leftovers;
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    leftovers.swap(queue_);
+    queuedFrames_ = 0;
+  }
+  leftovers.clear();
+  {
+    std::lock_guard<std::mutex> lk(wakeMu_);
+    wake_ = nullptr;
+  }
+  ring_->setWake(nullptr);
+  std::lock_guard<std::mutex> lk(threadsMu_);
+  tornDown_ = true;
+  threadsCv_.notify_all();
+}
+
+}  // namespace fs

@@ -1,0 +1,169 @@
+// SourcePipeline: one GStreamer pipeline (the user's description, then our appsink), the ring its
+// frames land in, and the ordered queue of items (frames, format changes, end of stream, errors)
+// waiting for the JS thread. Threads: built and read on the JS thread; state changes run on a
+// thread of their own; the pad probe, appsink callback and bus sync handler run on streaming threads
+// and never call or wait for JS, except to wait (cancellably) for JS to allocate slots.
+#pragma once
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "slot_ring.h"
+#include "util/gst_ptr.h"
+
+namespace fs {
+
+struct PipelineOptions {
+  std::string description;  // gst-launch syntax for everything upstream of our sink
+  uint32_t ringSize = 8;    // the pool's max buffers
+  uint32_t maxSlots = 18;   // hard limit of the ring, renegotiation and copies included
+  int drop = -1;            // -1: drop when the pipeline is live; 0: never; 1: always
+  uint32_t maxQueued = 1;   // undelivered frames kept before the oldest is dropped (when dropping)
+};
+
+struct PlaneLayout {
+  uint32_t offset;
+  uint32_t stride;
+};
+
+struct FormatInfo {
+  uint32_t id = 0;
+  std::string format;  // GStreamer's name (RGBA, I420, ...)
+  int width = 0, height = 0;
+  int fpsN = 0, fpsD = 1;
+  int parN = 1, parD = 1;
+  size_t size = 0;
+  uint32_t planes = 0;
+  PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
+  std::string caps;
+  std::string colorimetry;
+  bool interlaced = false;
+};
+
+struct Item {
+  enum class Kind { Frame, Format, Eos, Error, Warning, Live };
+  Kind kind = Kind::Frame;
+
+  // Frame: the buffer keeps the slot busy until JS releases the frame.
+  BufferPtr buffer;
+  int slot = -1;
+  size_t offset = 0;  // of the frame's first byte in its slot
+  size_t size = 0;
+  uint64_t pts = GST_CLOCK_TIME_NONE;
+  uint64_t duration = GST_CLOCK_TIME_NONE;
+  uint64_t sequence = 0;
+  bool copied = false;
+  uint32_t formatId = 0;
+  uint32_t planes = 0;  // > 0 when this frame's layout differs from its format's
+  PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
+
+  // Format
+  std::shared_ptr<const FormatInfo> format;
+
+  // Error / Warning; Live
+  std::string message, debug, source, domain;
+  int code = 0;
+  bool live = false;
+};
+
+struct PipelineStats {
+  uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;
+  uint64_t queuedFrames = 0;
+  SlotRing::Counts ring;
+};
+
+struct BuildError {
+  std::string code;     // ERR_PIPELINE_PARSE, ERR_MISSING_ELEMENT
+  std::string message;
+  std::vector<std::string> missing;  // element names
+};
+
+class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
+ public:
+  // JS thread. Parses the description and links it to our sink; nullptr and *err on failure.
+  static std::shared_ptr<SourcePipeline> create(const PipelineOptions& opts, BuildError* err);
+  ~SourcePipeline();
+  SourcePipeline(const SourcePipeline&) = delete;
+  SourcePipeline& operator=(const SourcePipeline&) = delete;
+
+  const std::shared_ptr<SlotRing>& ring() const { return ring_; }
+
+  // JS thread, before start(): how to wake JS. Called from any thread; must not block.
+  void setWake(std::function<void()> wake);
+  // Called on the JS thread when a wake is being handled, so the next item wakes JS again.
+  void wakeHandled() { wakePending_ = false; }
+
+  // JS thread: starts the pipeline on a thread of its own.
+  void start();
+  // JS thread: tears down on a thread of its own, then calls done() on that thread.
+  void stop(std::function<void()> done);
+  // Tears down on the calling thread (environment cleanup); waits for any teardown in progress.
+  void stopNow();
+
+  // JS thread: moves the next item into *out. A frame at the head is only taken when acceptFrame.
+  bool next(bool acceptFrame, Item* out);
+  PipelineStats stats() const;
+
+ private:
+  explicit SourcePipeline(const PipelineOptions& opts);
+  bool build(BuildError* err);
+
+  static GstPadProbeReturn onQuery(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn onNewSample(GstAppSink* sink, gpointer self);
+  static GstBusSyncReply onBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
+
+  GstPadProbeReturn answerAllocation(GstQuery* query);
+  GstFlowReturn takeSample(GstAppSink* sink);
+  void noteCaps(GstCaps* caps);
+  void push(Item&& item);
+  void wake();
+  bool dropping() const;
+  void teardown();
+  void flushPools();
+
+  PipelineOptions opts_;
+  std::shared_ptr<SlotRing> ring_;
+  ElementPtr pipeline_;
+  GstElement* sink_ = nullptr;  // owned by pipeline_
+
+  // Streaming-thread state (appsink has one streaming thread at a time).
+  CapsPtr lastCaps_;
+  std::shared_ptr<const FormatInfo> format_;
+  uint32_t nextFormatId_ = 1;
+  uint64_t sequence_ = 0;
+
+  std::mutex poolsMu_;
+  std::vector<std::unique_ptr<WeakRef>> pools_;
+
+  mutable std::mutex queueMu_;
+  std::deque<Item> queue_;
+  size_t queuedFrames_ = 0;
+
+  std::mutex wakeMu_;
+  std::function<void()> wake_;
+  std::atomic<bool> wakePending_{false};
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> live_{false};
+  std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
+
+  // Threads of our own: counted so teardown can wait for them without joining from inside one.
+  std::mutex threadsMu_;
+  std::condition_variable threadsCv_;
+  int starting_ = 0;
+  bool tornDown_ = false;
+  bool tearingDown_ = false;
+};
+
+}  // namespace fs

@@ -1,0 +1,160 @@
+/**
+ * Every error frame-source throws or rejects with carries a stable `code`. The README's
+ * troubleshooting table lists each one with its fix.
+ */
+export type ErrorCode =
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_PIPELINE_PARSE'
+  | 'ERR_MISSING_ELEMENT'
+  | 'ERR_NOT_NEGOTIATED'
+  | 'ERR_PIPELINE'
+  | 'ERR_RING_EXHAUSTED'
+  | 'ERR_FRAME_RELEASED'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_UNSUPPORTED_FORMAT'
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_BINDING_LOAD'
+  | 'ERR_GSTREAMER_MISSING'
+  | 'ERR_GSTREAMER_VERSION';
+
+export class FrameSourceError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FrameSourceError';
+    this.code = code;
+  }
+}
+
+/** An option had the wrong type (or an unknown key was given). */
+export class OptionTypeError extends TypeError {
+  readonly code = 'ERR_INVALID_OPTION' as const;
+  constructor(
+    readonly option: string,
+    readonly expected: string,
+    readonly received: unknown,
+  ) {
+    super(`option '${option}' must be ${expected}; received ${describe(received)}`);
+    this.name = 'OptionTypeError';
+  }
+}
+
+/** An option had the right type but a value outside what is allowed. */
+export class OptionRangeError extends RangeError {
+  readonly code = 'ERR_INVALID_OPTION' as const;
+  constructor(
+    readonly option: string,
+    readonly expected: string,
+    readonly received: unknown,
+  ) {
+    super(`option '${option}' must be ${expected}; received ${describe(received)}`);
+    this.name = 'OptionRangeError';
+  }
+}
+
+/** The pipeline description names elements that are not installed. */
+export class MissingElementError extends FrameSourceError {
+  /** Debian packages that usually provide the missing elements ([] when none is known). */
+  readonly packages: string[];
+  constructor(readonly elements: string[]) {
+    const known = elements.map(debianPackageFor).filter((p): p is string => p !== undefined);
+    const packages = [...new Set(known)];
+    const fix =
+      packages.length > 0
+        ? `On Debian/Ubuntu: apt-get install ${packages.join(' ')}`
+        : `Check the spelling (gst-inspect-1.0 lists what is installed), or install ` +
+          `gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav`;
+    super('ERR_MISSING_ELEMENT', `GStreamer element${elements.length > 1 ? 's' : ''} not found: ${elements.join(', ')}. ${fix}`);
+    this.packages = packages;
+    this.name = 'MissingElementError';
+  }
+}
+
+/** A GStreamer error message from the running pipeline (GStreamer's text and debug string). */
+export class PipelineError extends FrameSourceError {
+  constructor(
+    code: 'ERR_PIPELINE' | 'ERR_NOT_NEGOTIATED',
+    message: string,
+    /** GStreamer's debug string: file, function and details. */
+    readonly debug: string,
+    /** Name of the element that posted the error. */
+    readonly element: string,
+    /** GError domain (e.g. 'gst-stream-error-quark') and code. */
+    readonly domain: string,
+    readonly gstCode: number,
+  ) {
+    super(code, message);
+    this.name = 'PipelineError';
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${String(v)}`;
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'function') return 'a function';
+  return `an object`;
+}
+
+// Which Debian package usually provides an element. Prefixes first, then exact names.
+const PACKAGE_PREFIXES: Array<[string, string]> = [
+  ['avdec_', 'gstreamer1.0-libav'],
+  ['avenc_', 'gstreamer1.0-libav'],
+  ['avdemux_', 'gstreamer1.0-libav'],
+  ['vaapi', 'gstreamer1.0-vaapi'],
+  ['nvh26', 'gstreamer1.0-plugins-bad'],
+  ['gl', 'gstreamer1.0-gl'],
+  ['v4l2', 'gstreamer1.0-plugins-good'],
+  ['rtp', 'gstreamer1.0-plugins-good'],
+  ['rtsp', 'gstreamer1.0-plugins-good'],
+  ['x264', 'gstreamer1.0-plugins-ugly'],
+];
+const PACKAGE_BY_ELEMENT: Record<string, string> = {
+  videotestsrc: 'gstreamer1.0-plugins-base',
+  videoconvert: 'gstreamer1.0-plugins-base',
+  videoscale: 'gstreamer1.0-plugins-base',
+  videorate: 'gstreamer1.0-plugins-base',
+  decodebin: 'gstreamer1.0-plugins-base',
+  uridecodebin: 'gstreamer1.0-plugins-base',
+  uridecodebin3: 'gstreamer1.0-plugins-base',
+  playbin: 'gstreamer1.0-plugins-base',
+  appsink: 'gstreamer1.0-plugins-base',
+  appsrc: 'gstreamer1.0-plugins-base',
+  theoradec: 'gstreamer1.0-plugins-base',
+  oggdemux: 'gstreamer1.0-plugins-base',
+  audiotestsrc: 'gstreamer1.0-plugins-base',
+  identity: 'libgstreamer1.0-0',
+  queue: 'libgstreamer1.0-0',
+  queue2: 'libgstreamer1.0-0',
+  capsfilter: 'libgstreamer1.0-0',
+  filesrc: 'libgstreamer1.0-0',
+  fakesrc: 'libgstreamer1.0-0',
+  tee: 'libgstreamer1.0-0',
+  qtdemux: 'gstreamer1.0-plugins-good',
+  matroskademux: 'gstreamer1.0-plugins-good',
+  souphttpsrc: 'gstreamer1.0-plugins-good',
+  vp8dec: 'gstreamer1.0-plugins-good',
+  vp9dec: 'gstreamer1.0-plugins-good',
+  jpegdec: 'gstreamer1.0-plugins-good',
+  pngdec: 'gstreamer1.0-plugins-good',
+  udpsrc: 'gstreamer1.0-plugins-good',
+  flvdemux: 'gstreamer1.0-plugins-good',
+  avidemux: 'gstreamer1.0-plugins-good',
+  multifilesrc: 'gstreamer1.0-plugins-good',
+  h264parse: 'gstreamer1.0-plugins-bad',
+  h265parse: 'gstreamer1.0-plugins-bad',
+  vp9parse: 'gstreamer1.0-plugins-bad',
+  av1parse: 'gstreamer1.0-plugins-bad',
+  dav1ddec: 'gstreamer1.0-plugins-bad',
+  mpeg2dec: 'gstreamer1.0-plugins-ugly',
+};
+
+/** The Debian package that usually provides `element`, if frame-source knows it. */
+export function debianPackageFor(element: string): string | undefined {
+  const exact = PACKAGE_BY_ELEMENT[element];
+  if (exact) return exact;
+  for (const [prefix, pkg] of PACKAGE_PREFIXES) if (element.startsWith(prefix)) return pkg;
+  return undefined;
+}

@@ -1,0 +1,123 @@
+// Pixel formats and plane layouts: GStreamer's names mapped to WebCodecs' where one exists.
+import { FrameSourceError } from './errors';
+import type { NativeFormatItem } from '../types/binding';
+
+/** WebCodecs VideoPixelFormat names, or GStreamer's name for formats WebCodecs lacks (GRAY8, YUY2, ...). */
+export type PixelFormat =
+  | 'RGBA'
+  | 'BGRA'
+  | 'RGBX'
+  | 'BGRX'
+  | 'I420'
+  | 'I420A'
+  | 'I422'
+  | 'I444'
+  | 'NV12'
+  | (string & Record<never, never>);
+
+/** Where one plane starts in `frame.data`, and the bytes from one row to the next (WebCodecs PlaneLayout). */
+export interface PlaneLayout {
+  offset: number;
+  stride: number;
+}
+
+/** What was negotiated: emitted as the 'format' event, and carried by every frame. */
+export interface VideoFormat {
+  /** WebCodecs name where one exists, else GStreamer's. */
+  format: PixelFormat;
+  /** GStreamer's name (e.g. 'RGBx' for WebCodecs' 'RGBX'). */
+  gstFormat: string;
+  width: number;
+  height: number;
+  /** Frames per second, or null for variable/unknown rates. */
+  framerate: number | null;
+  pixelAspectRatio: number;
+  /** Bytes of one frame with the default layout. */
+  byteLength: number;
+  layout: readonly PlaneLayout[];
+  colorimetry: string;
+  interlaced: boolean;
+  /** The negotiated caps, as GStreamer prints them. */
+  caps: string;
+}
+
+/** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
+export interface VideoFrameBufferInit {
+  format: PixelFormat;
+  codedWidth: number;
+  codedHeight: number;
+  /** µs */
+  timestamp: number;
+  /** µs */
+  duration?: number;
+  layout: PlaneLayout[];
+  displayWidth?: number;
+  displayHeight?: number;
+}
+
+const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
+  RGBA: 'RGBA',
+  BGRA: 'BGRA',
+  RGBx: 'RGBX',
+  BGRx: 'BGRX',
+  I420: 'I420',
+  A420: 'I420A',
+  Y42B: 'I422',
+  Y444: 'I444',
+  NV12: 'NV12',
+};
+const WEBCODECS_FORMATS = new Set<string>(Object.values(GST_TO_WEBCODECS));
+
+export function isWebCodecsFormat(format: string): boolean {
+  return WEBCODECS_FORMATS.has(format);
+}
+
+export function layoutFromPairs(pairs: readonly number[]): PlaneLayout[] {
+  const out: PlaneLayout[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) out.push(Object.freeze({ offset: pairs[i]!, stride: pairs[i + 1]! }));
+  return out;
+}
+
+export function toVideoFormat(item: NativeFormatItem): VideoFormat {
+  return Object.freeze({
+    format: GST_TO_WEBCODECS[item.format] ?? item.format,
+    gstFormat: item.format,
+    width: item.width,
+    height: item.height,
+    framerate: item.fpsN > 0 && item.fpsD > 0 ? item.fpsN / item.fpsD : null,
+    pixelAspectRatio: item.parN > 0 && item.parD > 0 ? item.parN / item.parD : 1,
+    byteLength: item.size,
+    layout: Object.freeze(layoutFromPairs(item.layout)),
+    colorimetry: item.colorimetry,
+    interlaced: item.interlaced,
+    caps: item.caps,
+  });
+}
+
+export function videoFrameInit(
+  format: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+): VideoFrameBufferInit {
+  if (!isWebCodecsFormat(format.format)) {
+    throw new FrameSourceError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `WebCodecs has no pixel format for GStreamer's ${format.gstFormat}; ask for one of ${[...WEBCODECS_FORMATS].join(', ')} ` +
+        `(e.g. end the pipeline in '! videoconvert ! video/x-raw,format=RGBA')`,
+    );
+  }
+  const init: VideoFrameBufferInit = {
+    format: format.format,
+    codedWidth: format.width,
+    codedHeight: format.height,
+    timestamp: timestamp ?? 0,
+    layout: layout.map((p) => ({ offset: p.offset, stride: p.stride })),
+  };
+  if (duration !== null) init.duration = duration;
+  if (format.pixelAspectRatio !== 1) {
+    init.displayWidth = Math.round(format.width * format.pixelAspectRatio);
+    init.displayHeight = format.height;
+  }
+  return init;
+}

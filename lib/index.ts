@@ -1,0 +1,17 @@
+export { FrameSource } from './frame-source';
+export type { FrameSourceEvents, FrameSourceState, FrameSourceStats } from './frame-source';
+export { Frame } from './frame';
+export type { PixelFormat, PlaneLayout, VideoFormat, VideoFrameBufferInit } from './formats';
+export { isWebCodecsFormat } from './formats';
+export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
+export type { Backend, FrameSourceOptions, NormalizedOptions } from './options';
+export {
+  FrameSourceError,
+  MissingElementError,
+  OptionRangeError,
+  OptionTypeError,
+  PipelineError,
+  debianPackageFor,
+} from './errors';
+export type { ErrorCode } from './errors';
+export { gstreamerVersion } from './versions';

@@ -1,0 +1,109 @@
+// Declarations of the native addon (csrc/). Only lib/binding.ts loads it; everything else goes
+// through the typed wrappers in lib/. Methods are private (leading underscore) and flat; options
+// arrive validated and normalised by lib/options.ts.
+
+export interface NativeOptions {
+  /** gst-launch description of everything upstream of frame-source's sink. */
+  pipeline: string;
+  /** The pool's max buffers. */
+  ringSize: number;
+  /** Hard limit of slots in the ring (renegotiations and copies included). */
+  maxSlots: number;
+  /** -1: drop when the pipeline is live; 0: never; 1: always. */
+  drop: -1 | 0 | 1;
+  /** Undelivered frames kept before the oldest is dropped (when dropping). */
+  maxQueued: number;
+}
+
+export interface NativeSlotRequest {
+  /** Bytes to allocate for each slot (alignment slack included). */
+  bytes: number;
+  count: number;
+}
+
+export interface NativeFrameItem {
+  type: 0;
+  id: number;
+  slot: number;
+  offset: number;
+  size: number;
+  /** µs, or -1 when the buffer has none. */
+  pts: number;
+  duration: number;
+  sequence: number;
+  copied: boolean;
+  formatId: number;
+  /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
+  layout?: number[];
+}
+
+export interface NativeFormatItem {
+  type: 1;
+  id: number;
+  format: string;
+  width: number;
+  height: number;
+  fpsN: number;
+  fpsD: number;
+  parN: number;
+  parD: number;
+  size: number;
+  layout: number[];
+  caps: string;
+  colorimetry: string;
+  interlaced: boolean;
+}
+
+export interface NativeEosItem {
+  type: 2;
+}
+
+export interface NativeMessageItem {
+  type: 3 | 4;
+  message: string;
+  debug: string;
+  source: string;
+  domain: string;
+  code: number;
+}
+
+export interface NativeLiveItem {
+  type: 5;
+  live: boolean;
+}
+
+export type NativeItem = NativeFrameItem | NativeFormatItem | NativeEosItem | NativeMessageItem | NativeLiveItem;
+
+export interface NativeStats {
+  frames: number;
+  zeroCopyFrames: number;
+  copiedFrames: number;
+  bytesCopied: number;
+  droppedFrames: number;
+  queuedFrames: number;
+  heldFrames: number;
+  slots: number;
+  slotsInUse: number;
+  slotBytes: number;
+}
+
+export declare class FrameSourceHandle {
+  constructor(options: NativeOptions, onWake: () => void);
+  _start(): void;
+  _slotRequest(): NativeSlotRequest | undefined;
+  /** Returns [id0, offset0, id1, offset1, ...]: where each slot's aligned memory starts. */
+  _addSlots(slots: Uint8Array[]): number[];
+  _abandonSlots(): void;
+  _retired(): number[];
+  _next(acceptFrame: boolean): NativeItem | undefined;
+  _release(frameId: number): boolean;
+  _stats(): NativeStats;
+  _close(): Promise<void>;
+}
+
+export interface NativeBinding {
+  gstreamerVersion: { major: number; minor: number; micro: number };
+  slotAlignment: number;
+  elementExists(name: string): boolean;
+  FrameSourceHandle: typeof FrameSourceHandle;
+}
