@@ -77,6 +77,13 @@ void slotPoolFlushStart(GstBufferPool* pool) {
 
 void slotPoolFlushStop(GstBufferPool* pool) { stateOf(pool)->flushing = false; }
 
+// Called from whichever thread drops a buffer's last reference. Once the source is closing, the
+// buffer is freed rather than parked in the pool, so its slot comes back at once.
+void slotPoolReleaseBuffer(GstBufferPool* pool, GstBuffer* buffer) {
+  if (stateOf(pool)->ring->cancelled()) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+  GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, buffer);
+}
+
 void slotPoolFinalize(GObject* obj) {
   auto* self = reinterpret_cast<GstSlotPool*>(obj);
   delete self->state;
@@ -94,6 +101,7 @@ static void gst_slot_pool_class_init(GstSlotPoolClass* klass) {
   pc->alloc_buffer = slotPoolAllocBuffer;
   pc->flush_start = slotPoolFlushStart;
   pc->flush_stop = slotPoolFlushStop;
+  pc->release_buffer = slotPoolReleaseBuffer;
 }
 
 static void gst_slot_pool_init(GstSlotPool* self) { self->state = new PoolState(); }

@@ -9,6 +9,9 @@ import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
 import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeStats } from '../types/binding';
 
+const asyncDisposeSymbol: typeof Symbol.asyncDispose = (Symbol.asyncDispose ??
+  Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
+
 export type FrameSourceState = 'open' | 'closing' | 'closed';
 
 export interface FrameSourceStats extends NativeStats {
@@ -215,7 +218,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return this.#closing;
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
 

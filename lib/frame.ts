@@ -3,7 +3,11 @@
 import { FrameSourceError } from './errors';
 import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
 
-/** @internal how a frame gives its slot back. Returns false when it was already released. */
+// Node defines Symbol.dispose as Symbol.for('nodejs.dispose') where the engine lacks it; other realms
+// (vm contexts, some Electron versions) may not have it at all.
+const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
+
+/** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
 export class Frame {
@@ -94,7 +98,7 @@ export class Frame {
     this.#release(this);
   }
 
-  [Symbol.dispose](): void {
+  [disposeSymbol](): void {
     this.release();
   }
 

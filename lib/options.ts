@@ -104,6 +104,9 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
     if (o.pipeline.trim() === '') throw new OptionRangeError('pipeline', 'a non-empty gst-launch description', o.pipeline);
     if (o.pipeline.includes('\0')) throw new OptionRangeError('pipeline', 'a string without NUL characters', o.pipeline);
     pipeline = o.pipeline.trim();
+    if (/\bname\s*=\s*["']?frame-source-sink\b/.test(pipeline)) {
+      throw new FrameSourceError('ERR_PIPELINE_PARSE', "the element name 'frame-source-sink' is reserved for frame-source's own sink");
+    }
     if (pipeline.endsWith('!')) {
       throw new OptionRangeError('pipeline', "a description that does not end in '!' (frame-source appends its own sink)", o.pipeline);
     }
