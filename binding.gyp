@@ -17,6 +17,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

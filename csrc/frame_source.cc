@@ -15,6 +15,18 @@ uint32_t numberOption(const Napi::Object& o, const char* key) {
   return v.As<Napi::Number>().Uint32Value();
 }
 
+// Runs JS-touching code from a thread-safe-function callback, where nothing above us catches a C++
+// exception. A JS exception is rethrown into JS (an uncaught exception, as from any callback);
+// in an environment that is shutting down (worker terminated) JS cannot run and it is dropped.
+template <typename F>
+void callSafely(F&& f) {
+  try {
+    f();
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  }
+}
+
 Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layout) {
   Napi::Array a = Napi::Array::New(env, planes * 2);
   for (uint32_t i = 0; i < planes; i++) {
@@ -77,7 +89,7 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   pipeline_->setWake([tsfn, weak]() mutable {
     tsfn.NonBlockingCall([weak](Napi::Env, Napi::Function onWake) {
       if (auto p = weak.lock()) p->wakeHandled();
-      onWake.Call({});
+      callSafely([&] { onWake.Call({}); });
     });
   });
   // Registered after the thread-safe function so that, at environment teardown, it runs first
@@ -262,7 +274,7 @@ Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
   Napi::ThreadSafeFunction tsfn = tsfn_;
   // done() runs on the teardown thread once the pipeline is in NULL and no GStreamer thread is left.
   pipeline_->stop([tsfn, this]() mutable {
-    tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { finishClose(e); });
+    tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); });
   });
   return deferred.Promise();
 }
