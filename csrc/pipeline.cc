@@ -117,6 +117,10 @@ void SourcePipeline::wake() {
   if (wake_) wake_();
 }
 
+// Slots asked of JS in one go on (re)negotiation; the rest of the ring grows on demand. Simple
+// pipelines keep 3 or 4 frames in flight, and at 4K each slot is 33 MB.
+uint32_t SourcePipeline::upfrontSlots() const { return std::min<uint32_t>(opts_.ringSize, 3); }
+
 bool SourcePipeline::dropping() const { return opts_.drop == 1 || (opts_.drop < 0 && live_.load()); }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +143,7 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   // set_config would then have to refuse: that refusal is fatal to upstream.
   if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
   size_t size = GST_VIDEO_INFO_SIZE(&info);
-  ring_->reserve(size, opts_.ringSize);
+  ring_->reserve(size, upfrontSlots());
   PoolPtr pool(newSlotPool(ring_));
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
@@ -191,7 +195,7 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
   if (colorimetry) f->colorimetry = colorimetry.get();
   f->interlaced = GST_VIDEO_INFO_IS_INTERLACED(&info);
   format_ = f;
-  ring_->reserve(f->size, opts_.ringSize);
+  ring_->reserve(f->size, upfrontSlots());
   Item item;
   item.kind = Item::Kind::Format;
   item.format = f;

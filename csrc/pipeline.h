@@ -129,6 +129,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void push(Item&& item);
   void wake();
   bool dropping() const;
+  uint32_t upfrontSlots() const;
   void teardown();
   void flushPools();
 

@@ -22,7 +22,13 @@ export function loadBinding(): NativeBinding {
   } catch (err) {
     throw explainLoadFailure(err);
   }
-  const v = binding.gstreamerVersion;
+  checkGStreamerVersion(binding.gstreamerVersion);
+  cached = binding;
+  return binding;
+}
+
+/** @internal Throws ERR_GSTREAMER_VERSION for a GStreamer older than frame-source supports. */
+export function checkGStreamerVersion(v: { major: number; minor: number; micro: number }): void {
   if (v.major < MIN_GSTREAMER.major || (v.major === MIN_GSTREAMER.major && v.minor < MIN_GSTREAMER.minor)) {
     throw new FrameSourceError(
       'ERR_GSTREAMER_VERSION',
@@ -30,8 +36,6 @@ export function loadBinding(): NativeBinding {
         installHint(),
     );
   }
-  cached = binding;
-  return binding;
 }
 
 function installHint(): string {
@@ -48,14 +52,15 @@ function installHint(): string {
   }
 }
 
-function explainLoadFailure(err: unknown): FrameSourceError {
+/** @internal Turns what node-gyp-build threw into the error that names the fix. */
+export function explainLoadFailure(err: unknown): FrameSourceError {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof FrameSourceError) return err;
   const code = (err as { code?: string } | null)?.code;
   if (code === 'ERR_GSTREAMER_INIT') {
     return new FrameSourceError('ERR_GSTREAMER_MISSING', `${message}. ${installHint()}`, { cause: err });
   }
-  if (/libgst[a-z0-9-]*\.so|libgst[a-z0-9-]*\.dylib|gst[a-z0-9-]*\.dll/i.test(message)) {
+  if (/libgst[\w.-]*\.(so|dylib)\b|gst[\w.-]*\.dll/i.test(message)) {
     return new FrameSourceError(
       'ERR_GSTREAMER_MISSING',
       `frame-source's native addon is installed but the GStreamer libraries it links to are not (${message}). ${installHint()}`,

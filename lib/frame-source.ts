@@ -94,12 +94,13 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #closing: Promise<void> | null = null;
   #registry: FinalizationRegistry<number>;
   #delivered = 0;
+  #held = 0;
   #gcReleased = 0;
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #releaseFrame = (frame: Frame): void => {
     this.#registry.unregister(frame);
-    this.#handle._release(frame.id);
+    if (this.#handle._release(frame.id)) this.#held--;
   };
 
   constructor(options?: FrameSourceOptions) {
@@ -113,7 +114,10 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     }
     // Registered on each frame's data view: while you hold frame.data, the slot stays yours.
     this.#registry = new FinalizationRegistry((id: number) => {
-      if (this.#handle._release(id)) this.#gcReleased++;
+      if (this.#handle._release(id)) {
+        this.#held--;
+        this.#gcReleased++;
+      }
     });
     if (this.options.statsInterval > 0) {
       this.#statsTimer = setInterval(() => {
@@ -159,8 +163,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       const reader: Reader = { resolve, reject, kept };
       this.#readers.push(reader);
       this.#onWake();
-      const held = this.#handle._stats().heldFrames;
-      if (this.#readers.includes(reader) && held >= this.options.ringSize) {
+      const held = this.#held;
+      if (held >= this.options.ringSize && this.#readers.includes(reader)) {
         this.#readers.splice(this.#readers.indexOf(reader), 1);
         reject(
           new FrameSourceError(
@@ -315,6 +319,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     );
     this.#registry.register(data, item.id, frame);
     this.#delivered++;
+    this.#held++;
     reader.resolve(frame);
   }
 
