@@ -1,9 +1,13 @@
 // Registers the addon's classes and functions; owns nothing. Runs on the JS thread of each
 // environment (main thread or worker) that loads it; GStreamer is initialised once per process.
 #include <gst/gst.h>
+#include <gst/pbutils/pbutils.h>
 #include <napi.h>
 
+#include <cstring>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "frame_source.h"
 #include "slot_ring.h"
@@ -20,13 +24,119 @@ Napi::Value elementExists(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), f != nullptr);
 }
 
+// Factory names of the hardware video decoders GStreamer has (VA-API, NVDEC, V4L2, ...).
+Napi::Value hardwareDecoders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GList* list = gst_element_factory_list_get_elements(
+      GST_ELEMENT_FACTORY_TYPE_DECODER | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO | GST_ELEMENT_FACTORY_TYPE_HARDWARE,
+      GST_RANK_NONE);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (GList* l = list; l; l = l->next) {
+    const gchar* klass = gst_element_factory_get_metadata(GST_ELEMENT_FACTORY(l->data), GST_ELEMENT_METADATA_KLASS);
+    // The type flags above select by any category; the klass says exactly what an element is.
+    if (klass && std::strstr(klass, "Hardware") && std::strstr(klass, "Decoder") && std::strstr(klass, "Video")) {
+      out.Set(n++, GST_OBJECT_NAME(l->data));
+    }
+  }
+  gst_plugin_feature_list_free(list);
+  return out;
+}
+
+// Lists cameras with GstDeviceMonitor on a libuv worker thread: probing can take a while on some
+// platforms, and must not stall the JS thread.
+class DevicesWorker : public Napi::AsyncWorker {
+ public:
+  explicit DevicesWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  struct Device {
+    std::string name, deviceClass, path, caps, api;
+  };
+  // Runs on a libuv worker thread.
+  void Execute() override {
+    GstDeviceMonitor* monitor = gst_device_monitor_new();
+    gst_device_monitor_add_filter(monitor, "Video/Source", nullptr);
+    if (!gst_device_monitor_start(monitor)) {
+      gst_object_unref(monitor);
+      return;  // no provider can run here: no cameras
+    }
+    GList* devices = gst_device_monitor_get_devices(monitor);
+    for (GList* l = devices; l; l = l->next) {
+      GstDevice* d = GST_DEVICE(l->data);
+      Device out;
+      gchar* name = gst_device_get_display_name(d);
+      gchar* klass = gst_device_get_device_class(d);
+      out.name = name ? name : "";
+      out.deviceClass = klass ? klass : "";
+      g_free(name);
+      g_free(klass);
+      if (GstStructure* props = gst_device_get_properties(d)) {
+        for (const char* key : {"api.v4l2.path", "device.path", "object.path"}) {
+          if (const gchar* v = gst_structure_get_string(props, key)) {
+            out.path = v;
+            break;
+          }
+        }
+        if (const gchar* api = gst_structure_get_string(props, "device.api")) out.api = api;
+        gst_structure_free(props);
+      }
+      if (GstCaps* caps = gst_device_get_caps(d)) {
+        gchar* s = gst_caps_to_string(caps);
+        out.caps = s ? s : "";
+        g_free(s);
+        gst_caps_unref(caps);
+      }
+      devices_.push_back(std::move(out));
+    }
+    g_list_free_full(devices, gst_object_unref);
+    gst_device_monitor_stop(monitor);
+    gst_object_unref(monitor);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array arr = Napi::Array::New(env, devices_.size());
+    for (size_t i = 0; i < devices_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", devices_[i].name);
+      o.Set("deviceClass", devices_[i].deviceClass);
+      o.Set("path", devices_[i].path);
+      o.Set("api", devices_[i].api);
+      o.Set("caps", devices_[i].caps);
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    deferred_.Resolve(arr);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<Device> devices_;
+};
+
+Napi::Value listDevices(const Napi::CallbackInfo& info) {
+  auto* worker = new DevicesWorker(info.Env());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+// Whether some installed element reads URIs of this scheme (file, http, rtsp, ...).
+Napi::Value uriSchemeSupported(const Napi::CallbackInfo& info) {
+  std::string scheme = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(info.Env(), gst_uri_protocol_is_supported(GST_URI_SRC, scheme.c_str()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::call_once(gstInitOnce, []() {
     GError* err = nullptr;
     if (!gst_init_check(nullptr, nullptr, &err)) {
       gstInitError = err && err->message ? err->message : "gst_init failed";
       if (err) g_error_free(err);
+      return;
     }
+    gst_pb_utils_init();
   });
   if (!gstInitError.empty()) {
     Napi::Error e = Napi::Error::New(env, "GStreamer failed to initialise: " + gstInitError);
@@ -41,6 +151,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   version.Set("micro", micro);
   exports.Set("gstreamerVersion", version);
   exports.Set("slotAlignment", static_cast<double>(fs::SlotRing::kAlign));
+  exports.Set("uriSchemeSupported", Napi::Function::New(env, uriSchemeSupported, "uriSchemeSupported"));
+  exports.Set("hardwareDecoders", Napi::Function::New(env, hardwareDecoders, "hardwareDecoders"));
+  exports.Set("listDevices", Napi::Function::New(env, listDevices, "listDevices"));
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
   return exports;

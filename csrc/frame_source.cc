@@ -27,6 +27,24 @@ void callSafely(F&& f) {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> propertyPairs(const Napi::Object& o, const char* key) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string("native option ") + key + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i + 1 < a.Length(); i += 2) {
+    out.emplace_back(a.Get(i).ToString().Utf8Value(), a.Get(i + 1).ToString().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), v[i]);
+  return a;
+}
+
 Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layout) {
   Napi::Array a = Napi::Array::New(env, planes * 2);
   for (uint32_t i = 0; i < planes; i++) {
@@ -68,6 +86,10 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   opts.maxSlots = numberOption(o, "maxSlots");
   opts.maxQueued = numberOption(o, "maxQueued");
   opts.drop = o.Get("drop").As<Napi::Number>().Int32Value();
+  opts.sourceProps = propertyPairs(o, "sourceProps");
+  opts.sourceSetupProps = propertyPairs(o, "sourceSetupProps");
+  opts.decoder = o.Get("decoder").IsNumber() ? o.Get("decoder").As<Napi::Number>().Int32Value() : 0;
+  opts.loop = o.Get("loop").ToBoolean();
 
   BuildError err;
   pipeline_ = SourcePipeline::create(opts, &err);
@@ -214,6 +236,8 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("caps", f.caps);
       o.Set("colorimetry", f.colorimetry);
       o.Set("interlaced", f.interlaced);
+      o.Set("elements", stringArray(env, f.elements));
+      o.Set("decoder", f.decoder);
       break;
     }
     case Item::Kind::Eos:
@@ -227,6 +251,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("source", item.source);
       o.Set("domain", item.domain);
       o.Set("code", item.code);
+      o.Set("missing", item.missing);
       break;
     case Item::Kind::Live:
       o.Set("type", static_cast<double>(kLive));

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include <gst/pbutils/missing-plugins.h>
+
 #include "slot_pool.h"
 
 namespace fs {
@@ -14,6 +16,28 @@ namespace {
 ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref_sink(e))); }
 
 constexpr const char* kSinkName = "frame-source-sink";
+
+// Whether any element in the bin (recursively) is made by a factory without sink pad templates.
+bool hasSourceElement(GstBin* bin) {
+  GstIterator* it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  bool found = false;
+  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement* e = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(e);
+    // Factories without templates (plain bins, capsfilter-like helpers are not among them) say nothing.
+    const GList* templates = f ? gst_element_factory_get_static_pad_templates(f) : nullptr;
+    bool hasSink = false;
+    for (const GList* t = templates; t; t = t->next) {
+      if (static_cast<GstStaticPadTemplate*>(t->data)->direction == GST_PAD_SINK) hasSink = true;
+    }
+    found = templates != nullptr && !hasSink;
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
 
 std::string describeMissing(const std::vector<std::string>& names) {
   std::string s;
@@ -76,15 +100,45 @@ bool SourcePipeline::build(BuildError* err) {
     err->message = std::string("the name '") + kSinkName + "' is reserved for frame-source's sink";
     return false;
   }
-  PadPtr dangling(gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
-  if (dangling) {
-    GstObject* parent = gst_pad_get_parent(dangling.get());
-    std::string name = parent ? GST_OBJECT_NAME(parent) : "an element";
-    if (parent) gst_object_unref(parent);
+  // Without an element that has no input (a source), nothing would ever flow. Unlinked inputs
+  // are not reported: decodebin and friends link their outputs later, when the stream is known.
+  if (!hasSourceElement(GST_BIN(top.get()))) {
     err->code = "ERR_PIPELINE_PARSE";
-    err->message = "'" + name + "' has an unlinked input: the pipeline must start with a source element (e.g. "
-                   "'videotestsrc ! ...')";
+    err->message = "the pipeline has no source element: it must start with one (e.g. 'videotestsrc ! ...', "
+                   "'filesrc location=... ! decodebin ! videoconvert')";
     return false;
+  }
+  if (!opts_.sourceProps.empty() || !opts_.sourceSetupProps.empty() || opts_.decoder != 0) {
+    ElementPtr src(gst_bin_get_by_name(GST_BIN(top.get()), "fs-src"));
+    if (!src) {
+      err->code = "ERR_PIPELINE_PARSE";
+      err->message = "internal: the source element 'fs-src' is missing";
+      return false;
+    }
+    if (!applyProperties(src.get(), opts_.sourceProps, false, err)) return false;
+    if (!opts_.sourceSetupProps.empty() && g_signal_lookup("source-setup", G_OBJECT_TYPE(src.get())) != 0) {
+      g_signal_connect(src.get(), "source-setup", G_CALLBACK(&SourcePipeline::onSourceSetup), this);
+    }
+    if (opts_.decoder != 0 && g_signal_lookup("autoplug-select", G_OBJECT_TYPE(src.get())) != 0) {
+      g_signal_connect(src.get(), "autoplug-select", G_CALLBACK(&SourcePipeline::onAutoplugSelect), this);
+    }
+  }
+  // What the pipeline is made of, decoders plugged later included: reported with each format.
+  g_signal_connect(top.get(), "deep-element-added", G_CALLBACK(&SourcePipeline::onElementAdded), this);
+  {
+    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(top.get()));
+    GValue item = G_VALUE_INIT;
+    std::vector<std::string> names;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      GstElementFactory* f = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
+      if (f) names.emplace_back(GST_OBJECT_NAME(f));
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    // The iterator walks from the sink upstream; report in data-flow order.
+    std::lock_guard<std::mutex> lk(elementsMu_);
+    elements_.assign(names.rbegin(), names.rend());
   }
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
   g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
@@ -105,6 +159,87 @@ bool SourcePipeline::build(BuildError* err) {
 }
 
 SourcePipeline::~SourcePipeline() { teardown(); }
+
+// Sets string-given properties, each converted to the property's own type by GStreamer; a string
+// property is set verbatim, never deserialized (a value starting with a quote stays as it is).
+bool SourcePipeline::applyProperties(GstElement* element, const std::vector<std::pair<std::string, std::string>>& props,
+                                     bool onlyExisting, BuildError* err) {
+  for (const auto& [name, value] : props) {
+    GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), name.c_str());
+    if (!spec) {
+      if (onlyExisting) continue;
+      err->code = "ERR_PIPELINE_PARSE";
+      err->message = "internal: " + std::string(GST_OBJECT_NAME(element)) + " has no property '" + name + "'";
+      return false;
+    }
+    if (G_PARAM_SPEC_VALUE_TYPE(spec) == G_TYPE_STRING) {
+      g_object_set(element, name.c_str(), value.c_str(), nullptr);
+    } else {
+      gst_util_set_object_arg(G_OBJECT(element), name.c_str(), value.c_str());
+    }
+  }
+  return true;
+}
+
+// Called from the thread that adds an element anywhere in the pipeline (the JS thread while
+// building, streaming threads as decodebin plugs decoders).
+void SourcePipeline::onElementAdded(GstBin*, GstBin*, GstElement* element, gpointer data) {
+  auto* self = static_cast<SourcePipeline*>(data);
+  GstElementFactory* f = gst_element_get_factory(element);
+  if (!f) return;
+  const gchar* klass = gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS);
+  std::lock_guard<std::mutex> lk(self->elementsMu_);
+  self->elements_.emplace_back(GST_OBJECT_NAME(f));
+  if (klass && std::strstr(klass, "Decoder") && (std::strstr(klass, "Video") || std::strstr(klass, "Image"))) {
+    self->decoder_ = GST_OBJECT_NAME(f);
+  }
+}
+
+// Called from a streaming thread when uridecodebin has created its source element (rtspsrc, ...).
+void SourcePipeline::onSourceSetup(GstElement*, GstElement* source, gpointer data) {
+  auto* self = static_cast<SourcePipeline*>(data);
+  BuildError ignored;
+  self->applyProperties(source, self->opts_.sourceSetupProps, true, &ignored);
+}
+
+// Called from a streaming thread when decodebin is about to try `factory`. Values are decodebin's
+// GstAutoplugSelectResult, which no public header declares: 0 try, 2 skip.
+int SourcePipeline::onAutoplugSelect(GstElement*, GstPad*, GstCaps*, GstElementFactory* factory, gpointer data) {
+  auto* self = static_cast<SourcePipeline*>(data);
+  const gchar* klass = gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS);
+  if (!klass || !std::strstr(klass, "Decoder")) return 0;
+  bool hardware = std::strstr(klass, "Hardware") != nullptr;
+  if (self->opts_.decoder == 1 && !hardware) return 2;
+  if (self->opts_.decoder == 2 && hardware) return 2;
+  return 0;
+}
+
+// Called on a thread of its own at end of stream when looping: a flushing seek from the
+// streaming thread that posted EOS would wait on itself.
+void SourcePipeline::loopToStart() {
+  {
+    std::lock_guard<std::mutex> lk(threadsMu_);
+    if (tearingDown_ || tornDown_) return;
+    starting_++;
+  }
+  auto self = shared_from_this();
+  std::thread([self]() {
+    if (!self->stopping_) {
+      gboolean ok = gst_element_seek_simple(self->pipeline_.get(), GST_FORMAT_TIME,
+                                            static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+      if (!ok && !self->stopping_) {
+        Item item;
+        item.kind = Item::Kind::Error;
+        item.message = "the source cannot seek back to its start, so it cannot loop";
+        item.domain = "frame-source";
+        self->push(std::move(item));
+      }
+    }
+    std::lock_guard<std::mutex> lk(self->threadsMu_);
+    self->starting_--;
+    self->threadsCv_.notify_all();
+  }).detach();
+}
 
 void SourcePipeline::setWake(std::function<void()> wake) {
   std::lock_guard<std::mutex> lk(wakeMu_);
@@ -194,6 +329,11 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
   CharPtr colorimetry(gst_video_colorimetry_to_string(&info.colorimetry));
   if (colorimetry) f->colorimetry = colorimetry.get();
   f->interlaced = GST_VIDEO_INFO_IS_INTERLACED(&info);
+  {
+    std::lock_guard<std::mutex> lk(elementsMu_);
+    f->elements = elements_;
+    f->decoder = decoder_;
+  }
   format_ = f;
   ring_->reserve(f->size, upfrontSlots());
   Item item;
@@ -279,6 +419,10 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
   if (self->stopping_) return GST_BUS_DROP;
   switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_EOS: {
+      if (self->opts_.loop) {
+        self->loopToStart();
+        break;
+      }
       Item item;
       item.kind = Item::Kind::Eos;
       self->push(std::move(item));
@@ -303,10 +447,21 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
         item.code = error->code;
       }
       if (debug) item.debug = debug.get();
+      if (isError) {
+        std::lock_guard<std::mutex> lk(self->elementsMu_);
+        item.missing = self->missingPlugin_;
+      }
       if (GST_MESSAGE_SRC(msg)) item.source = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
       self->push(std::move(item));
       break;
     }
+    case GST_MESSAGE_ELEMENT:
+      if (gst_is_missing_plugin_message(msg)) {
+        CharPtr desc(gst_missing_plugin_message_get_description(msg));
+        std::lock_guard<std::mutex> lk(self->elementsMu_);
+        if (desc) self->missingPlugin_ = desc.get();
+      }
+      break;
     default:
       break;
   }

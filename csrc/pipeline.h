@@ -30,6 +30,12 @@ struct PipelineOptions {
   uint32_t maxSlots = 18;   // hard limit of the ring, renegotiation and copies included
   int drop = -1;            // -1: drop when the pipeline is live; 0: never; 1: always
   uint32_t maxQueued = 1;   // undelivered frames kept before the oldest is dropped (when dropping)
+  // Set on the element named "fs-src" after parsing, so values never go through the parser.
+  std::vector<std::pair<std::string, std::string>> sourceProps;
+  // Set on the network/file source that uridecodebin creates ("source-setup"), where it has them.
+  std::vector<std::pair<std::string, std::string>> sourceSetupProps;
+  int decoder = 0;    // for a decodebin "fs-src": 0 any decoder, 1 hardware only, 2 software only
+  bool loop = false;  // at end of stream, seek back to the start instead of ending
 };
 
 struct PlaneLayout {
@@ -49,6 +55,8 @@ struct FormatInfo {
   std::string caps;
   std::string colorimetry;
   bool interlaced = false;
+  std::vector<std::string> elements;  // factory names in the pipeline, in the order they were added
+  std::string decoder;                // the video decoder's factory name, if any
 };
 
 struct Item {
@@ -73,6 +81,7 @@ struct Item {
 
   // Error / Warning; Live
   std::string message, debug, source, domain;
+  std::string missing;  // description of a missing plugin GStreamer reported before the error
   int code = 0;
   bool live = false;
 };
@@ -122,6 +131,13 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   static GstPadProbeReturn onQuery(GstPad* pad, GstPadProbeInfo* info, gpointer self);
   static GstFlowReturn onNewSample(GstAppSink* sink, gpointer self);
   static GstBusSyncReply onBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
+  static void onElementAdded(GstBin* bin, GstBin* sub, GstElement* element, gpointer self);
+  static void onSourceSetup(GstElement* bin, GstElement* source, gpointer self);
+  static int onAutoplugSelect(GstElement* bin, GstPad* pad, GstCaps* caps, GstElementFactory* factory,
+                              gpointer self);
+  bool applyProperties(GstElement* element, const std::vector<std::pair<std::string, std::string>>& props,
+                       bool onlyExisting, BuildError* err);
+  void loopToStart();
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   GstFlowReturn takeSample(GstAppSink* sink);
@@ -143,6 +159,11 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::shared_ptr<const FormatInfo> format_;
   uint32_t nextFormatId_ = 1;
   uint64_t sequence_ = 0;
+
+  std::mutex elementsMu_;
+  std::vector<std::string> elements_;
+  std::string decoder_;
+  std::string missingPlugin_;
 
   std::mutex poolsMu_;
   std::vector<std::unique_ptr<WeakRef>> pools_;

@@ -8,6 +8,14 @@ export type ErrorCode =
   | 'ERR_MISSING_ELEMENT'
   | 'ERR_NOT_NEGOTIATED'
   | 'ERR_PIPELINE'
+  | 'ERR_UNSUPPORTED_URI'
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_UNSUPPORTED_MEDIA'
+  | 'ERR_MISSING_PLUGIN'
+  | 'ERR_CONNECTION'
+  | 'ERR_CAMERA_NOT_FOUND'
+  | 'ERR_CAMERA_BUSY'
+  | 'ERR_NO_HARDWARE_DECODER'
   | 'ERR_RING_EXHAUSTED'
   | 'ERR_FRAME_RELEASED'
   | 'ERR_OUT_OF_MEMORY'
@@ -73,7 +81,7 @@ export class MissingElementError extends FrameSourceError {
 /** A GStreamer error message from the running pipeline (GStreamer's text and debug string). */
 export class PipelineError extends FrameSourceError {
   constructor(
-    code: 'ERR_PIPELINE' | 'ERR_NOT_NEGOTIATED',
+    code: ErrorCode,
     message: string,
     /** GStreamer's debug string: file, function and details. */
     readonly debug: string,

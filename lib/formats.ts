@@ -39,6 +39,10 @@ export interface VideoFormat {
   interlaced: boolean;
   /** The negotiated caps, as GStreamer prints them. */
   caps: string;
+  /** Factory names of the pipeline's elements (decoders plugged at run time included), upstream first. */
+  elements: readonly string[];
+  /** The video decoder in use (e.g. 'avdec_h264', 'vp8dec'), or null. */
+  decoder: string | null;
 }
 
 /** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
@@ -91,6 +95,8 @@ export function toVideoFormat(item: NativeFormatItem): VideoFormat {
     colorimetry: item.colorimetry,
     interlaced: item.interlaced,
     caps: item.caps,
+    elements: Object.freeze([...item.elements]),
+    decoder: item.decoder === '' ? null : item.decoder,
   });
 }
 

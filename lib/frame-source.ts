@@ -7,7 +7,8 @@ import { FrameSourceError, MissingElementError, PipelineError } from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
-import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeStats } from '../types/binding';
+import { isNetworkScheme } from './sources';
+import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeStats } from '../types/binding';
 
 const asyncDisposeSymbol: typeof Symbol.asyncDispose = (Symbol.asyncDispose ??
   Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
@@ -23,7 +24,11 @@ export interface FrameSourceStats extends NativeStats {
   memory: 'shared' | 'arraybuffer';
   /** Whether GStreamer reported the pipeline as live. */
   live: boolean;
+  /** Reconnections made so far (network sources with the `reconnect` option). */
+  reconnects: number;
 }
+
+const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'bytesCopied', 'droppedFrames'] as const;
 
 export interface FrameSourceEvents {
   /** Caps were negotiated, or changed mid-stream. Frames after it carry the new geometry. */
@@ -36,6 +41,28 @@ export interface FrameSourceEvents {
   warning: [warning: PipelineError];
   /** Every `statsInterval` ms. */
   stats: [stats: FrameSourceStats];
+  /** A network source lost its connection and frame-source is reconnecting (the iterator goes on). */
+  reconnect: [info: { attempt: number; delay: number; error: PipelineError }];
+}
+
+/** A camera GStreamer can see. */
+export interface CameraDevice {
+  /** Pass this as the `camera` option. */
+  id: string;
+  name: string;
+  /** Device path where the platform has one (e.g. /dev/video0). */
+  path: string;
+  /** The capture API (v4l2, avf, mediafoundation, ...) when GStreamer says. */
+  api: string;
+  /** What the camera can produce, as GStreamer caps. */
+  caps: string;
+}
+
+// One native pipeline with its slot table. A reconnect replaces it; frames keep theirs.
+interface Session {
+  handle: FrameSourceHandle;
+  slots: Map<number, { buffer: ArrayBufferLike; offset: number }>;
+  release: (frame: Frame) => void;
 }
 
 interface Reader {
@@ -51,15 +78,50 @@ const ITEM_ERROR = 3;
 const ITEM_WARNING = 4;
 const ITEM_LIVE = 5;
 const GST_CORE_ERROR_NEGOTIATION = 7;
+const GST_CORE_ERROR_MISSING_PLUGIN = 12;
+const GST_RESOURCE_ERROR_NOT_FOUND = 3;
+const GST_RESOURCE_ERROR_BUSY = 4;
+const GST_RESOURCE_ERROR_OPEN_READ = 5;
+const GST_RESOURCE_ERROR_READ = 9;
+const GST_STREAM_ERROR_TYPE_NOT_FOUND = 4;
+const GST_STREAM_ERROR_WRONG_TYPE = 5;
+const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
 
-function toPipelineError(item: NativeMessageItem): PipelineError {
-  const negotiation =
-    (item.domain === 'gst-core-error-quark' && item.code === GST_CORE_ERROR_NEGOTIATION) ||
-    /not-negotiated/.test(item.debug);
+function errorCode(item: NativeMessageItem, options: NormalizedOptions): PipelineError['code'] {
+  const core = item.domain === 'gst-core-error-quark';
+  const stream = item.domain === 'gst-stream-error-quark';
+  const resource = item.domain === 'gst-resource-error-quark';
+  if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
+  if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
+    return 'ERR_MISSING_PLUGIN';
+  }
+  if (stream && (item.code === GST_STREAM_ERROR_TYPE_NOT_FOUND || item.code === GST_STREAM_ERROR_WRONG_TYPE)) return 'ERR_UNSUPPORTED_MEDIA';
+  const src = options.source;
+  if (src.kind === 'camera' && resource) {
+    if (item.code === GST_RESOURCE_ERROR_BUSY) return 'ERR_CAMERA_BUSY';
+    if (item.code === GST_RESOURCE_ERROR_NOT_FOUND) return 'ERR_CAMERA_NOT_FOUND';
+  }
+  if (src.kind === 'uri' && isNetworkScheme(src.scheme) && resource && item.code >= GST_RESOURCE_ERROR_NOT_FOUND && item.code <= GST_RESOURCE_ERROR_READ) {
+    return 'ERR_CONNECTION';
+  }
+  if (resource && (item.code === GST_RESOURCE_ERROR_OPEN_READ || item.code === GST_RESOURCE_ERROR_NOT_FOUND) && src.kind === 'uri') {
+    return 'ERR_FILE_NOT_FOUND';
+  }
+  return 'ERR_PIPELINE';
+}
+
+function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): PipelineError {
+  const code = errorCode(item, options);
   const where = item.source ? ` (from ${item.source})` : '';
+  const fix =
+    code === 'ERR_MISSING_PLUGIN'
+      ? `. GStreamer lacks a plugin${item.missing ? ` (${item.missing})` : ''}: on Debian/Ubuntu install ` +
+        'gstreamer1.0-libav, gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad or gstreamer1.0-plugins-ugly ' +
+        '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)'
+      : '';
   return new PipelineError(
-    negotiation ? 'ERR_NOT_NEGOTIATED' : 'ERR_PIPELINE',
-    `${item.message}${where}`,
+    code,
+    `${item.message}${where}${fix}`,
     item.debug,
     item.source,
     item.domain,
@@ -84,48 +146,75 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   /** The options in force, defaults filled in. */
   readonly options: Readonly<NormalizedOptions>;
 
-  #handle: FrameSourceHandle;
+  #session: Session;
+  #native: NativeOptions;
   #state: FrameSourceState = 'open';
-  #slots = new Map<number, { buffer: ArrayBufferLike; offset: number }>();
   #format: VideoFormat | null = null;
   #readers: Reader[] = [];
   #ended = false;
   #error: Error | null = null;
   #closing: Promise<void> | null = null;
-  #registry: FinalizationRegistry<number>;
+  #registry: FinalizationRegistry<{ session: Session; id: number }>;
   #delivered = 0;
   #held = 0;
   #gcReleased = 0;
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
-  #releaseFrame = (frame: Frame): void => {
-    this.#registry.unregister(frame);
-    if (this.#handle._release(frame.id)) this.#held--;
-  };
+  #reconnects = 0;
+  #totalReconnects = 0;
+  // Counters of pipelines replaced by reconnects, so that stats cover the whole stream.
+  #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, bytesCopied: 0, droppedFrames: 0 };
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #retired: Session[] = [];
+  // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
+  #connectionLost: PipelineError | null = null;
+
+  /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
+  static async devices(): Promise<CameraDevice[]> {
+    const list = await loadBinding().listDevices();
+    return list.map((d) => ({ id: d.path || d.name, name: d.name, path: d.path, api: d.api, caps: d.caps }));
+  }
 
   constructor(options?: FrameSourceOptions) {
     super();
-    this.options = Object.freeze(normalizeOptions(options));
     const binding = loadBinding();
-    try {
-      this.#handle = new binding.FrameSourceHandle(toNativeOptions(this.options), () => this.#onWake());
-    } catch (err) {
-      throw toConstructError(err);
-    }
+    this.options = Object.freeze(normalizeOptions(options, binding));
+    this.#native = toNativeOptions(this.options);
     // Registered on each frame's data view: while you hold frame.data, the slot stays yours.
-    this.#registry = new FinalizationRegistry((id: number) => {
-      if (this.#handle._release(id)) {
+    this.#registry = new FinalizationRegistry(({ session, id }: { session: Session; id: number }) => {
+      if (session.handle._release(id)) {
         this.#held--;
         this.#gcReleased++;
       }
     });
+    this.#session = this.#openSession();
     if (this.options.statsInterval > 0) {
       this.#statsTimer = setInterval(() => {
         if (this.#state === 'open') this.emit('stats', this.stats);
       }, this.options.statsInterval);
       this.#statsTimer.unref();
     }
-    this.#handle._start();
+    this.#session.handle._start();
+  }
+
+  #openSession(): Session {
+    const binding = loadBinding();
+    let session!: Session;
+    let handle: FrameSourceHandle;
+    try {
+      handle = new binding.FrameSourceHandle(this.#native, () => this.#onWake(session));
+    } catch (err) {
+      throw toConstructError(err);
+    }
+    session = {
+      handle,
+      slots: new Map(),
+      release: (frame: Frame): void => {
+        this.#registry.unregister(frame);
+        if (handle._release(frame.id)) this.#held--;
+      },
+    };
+    return session;
   }
 
   get state(): FrameSourceState {
@@ -138,8 +227,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   }
 
   get stats(): FrameSourceStats {
+    const current = this.#session.handle._stats();
+    for (const key of CARRIED) current[key] += this.#carried[key];
     return {
-      ...this.#handle._stats(),
+      ...current,
+      reconnects: this.#totalReconnects,
       deliveredFrames: this.#delivered,
       gcReleasedFrames: this.#gcReleased,
       memory: this.options.sharedMemory ? 'shared' : 'arraybuffer',
@@ -162,7 +254,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return new Promise<Frame | null>((resolve, reject) => {
       const reader: Reader = { resolve, reject, kept };
       this.#readers.push(reader);
-      this.#onWake();
+      this.#onWake(this.#session);
       const held = this.#held;
       if (held >= this.options.ringSize && this.#readers.includes(reader)) {
         this.#readers.splice(this.#readers.indexOf(reader), 1);
@@ -213,10 +305,12 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     if (!this.#closing) {
       this.#state = 'closing';
       if (this.#statsTimer) clearInterval(this.#statsTimer);
+      if (this.#retryTimer) clearTimeout(this.#retryTimer);
       for (const r of this.#readers.splice(0)) r.resolve(null);
-      this.#closing = this.#handle._close().then(() => {
+      const sessions = [this.#session, ...this.#retired.splice(0)];
+      this.#closing = Promise.all(sessions.map((s) => s.handle._close())).then(() => {
         this.#state = 'closed';
-        this.#slots.clear();
+        this.#session.slots.clear();
       });
     }
     return this.#closing;
@@ -227,11 +321,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   }
 
   // Called on the JS thread by the native side when items are waiting, and by readers.
-  #onWake(): void {
-    if (this.#state !== 'open') return;
+  #onWake(session: Session): void {
+    if (this.#state !== 'open' || session !== this.#session) return;
     try {
-      this.#serviceSlots();
-      this.#pump();
+      this.#serviceSlots(session);
+      this.#pump(session);
     } catch (err) {
       this.#fail(err instanceof Error ? err : new Error(String(err)));
     }
@@ -242,8 +336,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   }
 
   // The streaming thread is waiting for these: answer before anything else.
-  #serviceSlots(): void {
-    const h = this.#handle;
+  #serviceSlots(session: Session): void {
+    const h = session.handle;
     for (let req = h._slotRequest(); req; req = h._slotRequest()) {
       const arrays: Uint8Array[] = [];
       try {
@@ -258,37 +352,48 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       }
       const placed = h._addSlots(arrays);
       for (let i = 0; i < placed.length; i += 2) {
-        this.#slots.set(placed[i]!, { buffer: arrays[i / 2]!.buffer, offset: placed[i + 1]! });
+        session.slots.set(placed[i]!, { buffer: arrays[i / 2]!.buffer, offset: placed[i + 1]! });
       }
     }
-    for (const id of h._retired()) this.#slots.delete(id);
+    for (const id of h._retired()) session.slots.delete(id);
   }
 
-  #pump(): void {
-    const h = this.#handle;
-    while (this.#state === 'open') {
+  #pump(session: Session): void {
+    const h = session.handle;
+    while (this.#state === 'open' && session === this.#session) {
       const item = h._next(this.#readers.length > 0);
       if (!item) return;
       switch (item.type) {
         case ITEM_FRAME:
-          this.#deliver(item);
+          this.#deliver(session, item);
           break;
         case ITEM_FORMAT:
           this.#format = toVideoFormat(item);
           this.emit('format', this.#format);
           break;
         case ITEM_EOS:
+          if (this.#connectionLost) {
+            const err = this.#connectionLost;
+            this.#connectionLost = null;
+            if (!this.#reconnect(err)) this.#fail(err);
+            return;
+          }
           this.#ended = true;
           for (const r of this.#readers.splice(0)) r.resolve(null);
           this.emit('eos');
           void this.close();
           return;
-        case ITEM_ERROR:
-          this.#fail(toPipelineError(item));
+        case ITEM_ERROR: {
+          const err = toPipelineError(item, this.options);
+          if (!this.#reconnect(err)) this.#fail(err);
           return;
-        case ITEM_WARNING:
-          this.emit('warning', toPipelineError(item));
+        }
+        case ITEM_WARNING: {
+          const warning = toPipelineError(item, this.options);
+          if (warning.code === 'ERR_CONNECTION') this.#connectionLost = warning;
+          this.emit('warning', warning);
           break;
+        }
         case ITEM_LIVE:
           this.#live = item.live;
           break;
@@ -296,17 +401,17 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     }
   }
 
-  #deliver(item: NativeFrameItem): void {
+  #deliver(session: Session, item: NativeFrameItem): void {
     const reader = this.#readers.shift()!;
-    const slot = this.#slots.get(item.slot);
+    const slot = session.slots.get(item.slot);
     const format = this.#format;
     if (!slot || !format) {
-      this.#handle._release(item.id);
+      session.handle._release(item.id);
       throw new Error(`frame-source internal error: frame in unknown slot ${item.slot}`);
     }
     const data = new Uint8Array(slot.buffer, slot.offset + item.offset, item.size);
     const frame = new Frame(
-      this.#releaseFrame,
+      session.release,
       item.id,
       data,
       format,
@@ -317,10 +422,42 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       item.copied,
       reader.kept,
     );
-    this.#registry.register(data, item.id, frame);
+    this.#registry.register(data, { session, id: item.id }, frame);
+    this.#reconnects = 0;
     this.#delivered++;
     this.#held++;
     reader.resolve(frame);
+  }
+
+  // A network source that lost its connection: replace the pipeline after a delay, and let the
+  // readers wait on. Frames of the old pipeline stay valid; it is closed now, its slots come back as
+  // they are released.
+  #reconnect(err: PipelineError): boolean {
+    const policy = this.options.reconnect;
+    if (!policy || (err.code !== 'ERR_CONNECTION' && err.code !== 'ERR_PIPELINE') || this.#reconnects >= policy.attempts) return false;
+    this.#reconnects++;
+    this.#totalReconnects++;
+    const old = this.#session;
+    this.#retired.push(old);
+    void old.handle._close().then(() => {
+      const i = this.#retired.indexOf(old);
+      if (i >= 0 && this.#state === 'open') this.#retired.splice(i, 1);
+    });
+    this.emit('reconnect', { attempt: this.#reconnects, delay: policy.delay, error: err });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#state !== 'open') return;
+      try {
+        this.#connectionLost = null;
+        const last = old.handle._stats();
+        for (const key of CARRIED) this.#carried[key] += last[key];
+        this.#session = this.#openSession();
+        this.#session.handle._start();
+      } catch (e) {
+        this.#fail(e instanceof Error ? e : new Error(String(e)));
+      }
+    }, policy.delay);
+    return true;
   }
 
   #fail(err: Error): void {

@@ -1,12 +1,48 @@
 // The one place options are validated and given their defaults. The native side trusts what it
 // gets from here. Every rejection names the option, what was expected and what was given.
 import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
+import {
+  buildSource,
+  isNetworkScheme,
+  normalizeCamera,
+  normalizeOutput,
+  normalizeTest,
+  normalizeUri,
+  type Decoder,
+  type OutputFormat,
+  type OutputSpec,
+  type ReconnectOptions,
+  type SourceSpec,
+  type TestSourceOptions,
+} from './sources';
 import type { NativeOptions } from '../types/binding';
 
 /** Where frames are handed over. Only 'cpu' exists in this release; 'auto' picks the best available. */
 export type Backend = 'auto' | 'cpu' | 'dmabuf' | 'cuda' | 'iosurface';
 
 export interface FrameSourceOptions {
+  /** Any URI decodebin handles: `file:///videos/a.mp4`, `https://...`, `rtsp://cam/stream`. */
+  uri?: string;
+  /** The default camera (`true`), or a device path such as '/dev/video2' (see FrameSource.devices()). */
+  camera?: true | string;
+  /** A test pattern: `true` for the defaults (1280x720 smpte at 30 fps, not live). */
+  test?: true | TestSourceOptions;
+  /** Output pixel format; a converter is inserted only when one is given. */
+  format?: OutputFormat;
+  /** Output width in pixels; a scaler is inserted only when width or height is given. */
+  width?: number;
+  /** Output height in pixels. */
+  height?: number;
+  /** Output frames per second; a rate adapter is inserted only when given. */
+  framerate?: number;
+  /** Which decoders a `uri` or `camera` source may use. 'hardware' fails clearly when there is none. Default 'auto'. */
+  decoder?: Decoder;
+  /** RTSP jitter-buffer latency in ms (rtspsrc's `latency`), for `uri` sources. */
+  latency?: number;
+  /** At end of stream, start again from the beginning (files, non-live sources). */
+  loop?: boolean;
+  /** For network `uri` sources: when the connection drops, reconnect (emitting 'reconnect') instead of failing. */
+  reconnect?: boolean | ReconnectOptions;
   /**
    * gst-launch description of everything upstream of frame-source's sink, e.g.
    * `'videotestsrc ! video/x-raw,format=RGBA,width=1280,height=720'`. frame-source appends its own
@@ -41,7 +77,16 @@ export interface FrameSourceOptions {
 }
 
 export interface NormalizedOptions {
+  /** The source asked for. */
+  source: SourceSpec;
+  /** The output shape asked for. */
+  output: OutputSpec;
+  /** The full description frame-source built (its sink appended at run time). */
   pipeline: string;
+  decoder: Decoder;
+  latency: number | null;
+  loop: boolean;
+  reconnect: { attempts: number; delay: number } | null;
   ringSize: number;
   drop: boolean | 'auto';
   maxQueued: number;
@@ -68,7 +113,18 @@ export const LIMITS = {
   statsInterval: { min: 0, max: 3_600_000 },
 };
 
-const KNOWN_KEYS = new Set(['pipeline', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval']);
+const KNOWN_KEYS = new Set([
+  'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
+  'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
+]);
+const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
+const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
+
+/** What option checks need to ask of the installed GStreamer. */
+export interface Environment {
+  uriSchemeSupported(scheme: string): boolean;
+  hardwareDecoders(): string[];
+}
 const BACKENDS: readonly Backend[] = ['auto', 'cpu', 'dmabuf', 'cuda', 'iosurface'];
 
 function integer(name: string, value: unknown, fallback: number, range: { min: number; max: number }): number {
@@ -86,7 +142,7 @@ function boolOrAuto(name: string, value: unknown, fallback: boolean | 'auto'): b
   throw new OptionTypeError(name, "true, false or 'auto'", value);
 }
 
-export function normalizeOptions(options: unknown): NormalizedOptions {
+export function normalizeOptions(options: unknown, env: Environment): NormalizedOptions {
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw new OptionTypeError('options', 'an object', options);
@@ -98,18 +154,63 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
     }
   }
 
-  let pipeline = DEFAULT_PIPELINE;
-  if (o.pipeline !== undefined) {
-    if (typeof o.pipeline !== 'string') throw new OptionTypeError('pipeline', 'a gst-launch description string', o.pipeline);
-    if (o.pipeline.trim() === '') throw new OptionRangeError('pipeline', 'a non-empty gst-launch description', o.pipeline);
-    if (o.pipeline.includes('\0')) throw new OptionRangeError('pipeline', 'a string without NUL characters', o.pipeline);
-    pipeline = o.pipeline.trim();
-    if (/\bname\s*=\s*["']?frame-source-sink\b/.test(pipeline)) {
-      throw new FrameSourceError('ERR_PIPELINE_PARSE', "the element name 'frame-source-sink' is reserved for frame-source's own sink");
+  const given = SOURCE_KEYS.filter((k) => o[k] !== undefined);
+  if (given.length > 1) {
+    throw new OptionTypeError(given[1]!, `not given together with '${given[0]}' (one source per FrameSource)`, o[given[1]!]);
+  }
+  let source: SourceSpec;
+  if (o.uri !== undefined) source = normalizeUri(o.uri, (scheme) => env.uriSchemeSupported(scheme));
+  else if (o.camera !== undefined) source = normalizeCamera(o.camera);
+  else if (o.test !== undefined) source = normalizeTest(o.test);
+  else source = { kind: 'pipeline', description: o.pipeline === undefined ? DEFAULT_PIPELINE : normalizeDescription(o.pipeline) };
+  const output = normalizeOutput(o);
+
+  let decoder: Decoder = 'auto';
+  if (o.decoder !== undefined) {
+    if (!DECODERS.includes(o.decoder as Decoder)) throw new OptionTypeError('decoder', "'auto', 'hardware' or 'software'", o.decoder);
+    decoder = o.decoder as Decoder;
+    if (decoder !== 'auto' && source.kind !== 'uri' && source.kind !== 'camera') {
+      throw new OptionRangeError('decoder', "'auto' unless the source is a uri or camera", o.decoder);
     }
-    if (pipeline.endsWith('!')) {
-      throw new OptionRangeError('pipeline', "a description that does not end in '!' (frame-source appends its own sink)", o.pipeline);
+    if (decoder === 'hardware' && env.hardwareDecoders().length === 0) {
+      throw new FrameSourceError(
+        'ERR_NO_HARDWARE_DECODER',
+        "decoder: 'hardware' was asked for, but GStreamer has no hardware video decoder here " +
+          "(install gstreamer1.0-vaapi or the va plugin of gstreamer1.0-plugins-bad with a VA driver, or NVIDIA's nvcodec); " +
+          "use decoder: 'auto' to fall back to software",
+      );
     }
+  }
+
+  let latency: number | null = null;
+  if (o.latency !== undefined) {
+    if (source.kind !== 'uri') throw new OptionRangeError('latency', 'given only with a uri source', o.latency);
+    if (typeof o.latency !== 'number' || !Number.isInteger(o.latency)) throw new OptionTypeError('latency', 'an integer (ms)', o.latency);
+    if (o.latency < 0 || o.latency > 60000) throw new OptionRangeError('latency', 'milliseconds from 0 to 60000', o.latency);
+    latency = o.latency;
+  }
+
+  if (o.loop !== undefined && typeof o.loop !== 'boolean') throw new OptionTypeError('loop', 'a boolean', o.loop);
+  const loop = o.loop === true;
+  if (loop && (source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme)))) {
+    throw new OptionRangeError('loop', 'true only for files and other non-live sources', o.loop);
+  }
+
+  let reconnect: NormalizedOptions['reconnect'] = null;
+  if (o.reconnect !== undefined && o.reconnect !== false) {
+    if (source.kind !== 'uri' || !isNetworkScheme(source.scheme)) {
+      throw new OptionRangeError('reconnect', 'given only with a network uri (rtsp, http, ...)', o.reconnect);
+    }
+    const r = o.reconnect === true ? {} : o.reconnect;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new OptionTypeError('reconnect', 'a boolean or { attempts, delay }', o.reconnect);
+    const rr = r as Record<string, unknown>;
+    for (const key of Object.keys(rr)) {
+      if (key !== 'attempts' && key !== 'delay') throw new OptionTypeError(`reconnect.${key}`, 'attempts or delay', rr[key]);
+    }
+    reconnect = {
+      attempts: integer('reconnect.attempts', rr.attempts, 10, { min: 1, max: 1_000_000 }),
+      delay: integer('reconnect.delay', rr.delay, 1000, { min: 0, max: 600_000 }),
+    };
   }
 
   let backend: Backend = DEFAULTS.backend;
@@ -133,7 +234,13 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
   }
 
   return {
-    pipeline,
+    source,
+    output,
+    pipeline: buildSource(source, output, latency).description,
+    decoder,
+    latency,
+    loop,
+    reconnect,
     ringSize: integer('ringSize', o.ringSize, DEFAULTS.ringSize, LIMITS.ringSize),
     drop: boolOrAuto('drop', o.drop, DEFAULTS.drop),
     maxQueued: integer('maxQueued', o.maxQueued, DEFAULTS.maxQueued, LIMITS.maxQueued),
@@ -143,10 +250,29 @@ export function normalizeOptions(options: unknown): NormalizedOptions {
   };
 }
 
+function normalizeDescription(value: unknown): string {
+  if (typeof value !== 'string') throw new OptionTypeError('pipeline', 'a gst-launch description string', value);
+  if (value.trim() === '') throw new OptionRangeError('pipeline', 'a non-empty gst-launch description', value);
+  if (value.includes('\0')) throw new OptionRangeError('pipeline', 'a string without NUL characters', value);
+  const pipeline = value.trim();
+  if (/\bname\s*=\s*["']?(frame-source-sink|fs-src)\b/.test(pipeline)) {
+    throw new FrameSourceError('ERR_PIPELINE_PARSE', "the element names 'frame-source-sink' and 'fs-src' are reserved for frame-source");
+  }
+  if (pipeline.endsWith('!')) {
+    throw new OptionRangeError('pipeline', "a description that does not end in '!' (frame-source appends its own sink)", value);
+  }
+  return pipeline;
+}
+
 /** What the native side gets: flat, complete, already checked. */
 export function toNativeOptions(o: NormalizedOptions): NativeOptions {
+  const built = buildSource(o.source, o.output, o.latency);
   return {
-    pipeline: o.pipeline,
+    pipeline: built.description,
+    sourceProps: built.sourceProps,
+    sourceSetupProps: built.sourceSetupProps,
+    decoder: o.decoder === 'hardware' ? 1 : o.decoder === 'software' ? 2 : 0,
+    loop: o.loop,
     ringSize: o.ringSize,
     // A new pool per renegotiation while frames of the old one are still held, plus copies.
     maxSlots: o.ringSize * 2 + 2,

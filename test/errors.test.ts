@@ -80,7 +80,7 @@ describe('pipeline descriptions', () => {
 
   it('rejects a description without a source', () => {
     expect(() => new FrameSource({ pipeline: 'videoconvert' })).toThrow(
-      expect.objectContaining({ code: 'ERR_PIPELINE_PARSE', message: expect.stringContaining('unlinked input') }),
+      expect.objectContaining({ code: 'ERR_PIPELINE_PARSE', message: expect.stringContaining('no source element') }),
     );
   });
 

@@ -13,6 +13,14 @@ export interface NativeOptions {
   drop: -1 | 0 | 1;
   /** Undelivered frames kept before the oldest is dropped (when dropping). */
   maxQueued: number;
+  /** [name, value, ...] set on the element named "fs-src" after parsing (never parsed). */
+  sourceProps: string[];
+  /** [name, value, ...] set on the source uridecodebin creates, where it has the property. */
+  sourceSetupProps: string[];
+  /** For a decodebin "fs-src": 0 any decoder, 1 hardware only, 2 software only. */
+  decoder: 0 | 1 | 2;
+  /** Seek back to the start at end of stream. */
+  loop: boolean;
 }
 
 export interface NativeSlotRequest {
@@ -52,6 +60,8 @@ export interface NativeFormatItem {
   caps: string;
   colorimetry: string;
   interlaced: boolean;
+  elements: string[];
+  decoder: string;
 }
 
 export interface NativeEosItem {
@@ -65,6 +75,8 @@ export interface NativeMessageItem {
   source: string;
   domain: string;
   code: number;
+  /** GStreamer's description of a plugin it found missing before this error ('' if none). */
+  missing: string;
 }
 
 export interface NativeLiveItem {
@@ -101,7 +113,18 @@ export declare class FrameSourceHandle {
   _close(): Promise<void>;
 }
 
+export interface NativeDevice {
+  name: string;
+  deviceClass: string;
+  path: string;
+  api: string;
+  caps: string;
+}
+
 export interface NativeBinding {
+  uriSchemeSupported(scheme: string): boolean;
+  hardwareDecoders(): string[];
+  listDevices(): Promise<NativeDevice[]>;
   gstreamerVersion: { major: number; minor: number; micro: number };
   slotAlignment: number;
   elementExists(name: string): boolean;

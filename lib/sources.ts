@@ -1,0 +1,231 @@
+// Structured sources (uri, camera, test) and output shaping (format, size, rate), turned into a
+// pipeline description. Only validated tokens (enum names, integers) are written into the text;
+// strings from the user (a URI, a device path) are handed to the native side as properties of the
+// element named "fs-src", set after parsing: no value can break out into pipeline syntax.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
+
+export const TEST_PATTERNS = [
+  'smpte', 'snow', 'black', 'white', 'red', 'green', 'blue', 'checkers-1', 'checkers-2', 'checkers-4',
+  'checkers-8', 'circular', 'blink', 'smpte75', 'zone-plate', 'gamut', 'chroma-zone-plate', 'solid-color',
+  'ball', 'smpte100', 'bar', 'pinwheel', 'spokes', 'gradient', 'colors', 'smpte-rp-219',
+] as const;
+export type TestPattern = (typeof TEST_PATTERNS)[number];
+
+/** Output pixel formats frame-source can be asked for. */
+export const OUTPUT_FORMATS = ['RGBA', 'BGRA', 'RGBX', 'BGRX', 'I420', 'NV12', 'GRAY8'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+const GST_FORMAT_NAME: Record<OutputFormat, string> = {
+  RGBA: 'RGBA', BGRA: 'BGRA', RGBX: 'RGBx', BGRX: 'BGRx', I420: 'I420', NV12: 'NV12', GRAY8: 'GRAY8',
+};
+
+export interface TestSourceOptions {
+  /** videotestsrc pattern. Default 'smpte'. */
+  pattern?: TestPattern;
+  /** Default 1280. */
+  width?: number;
+  /** Default 720. */
+  height?: number;
+  /** Frames per second. Default 30. */
+  framerate?: number;
+  /** Produce frames in real time, like a camera. Default false. */
+  live?: boolean;
+}
+
+export interface ReconnectOptions {
+  /** Attempts after each failure before giving up. Default 10. */
+  attempts?: number;
+  /** Milliseconds between attempts. Default 1000. */
+  delay?: number;
+}
+
+export type Decoder = 'auto' | 'hardware' | 'software';
+
+export type SourceSpec =
+  | { kind: 'pipeline'; description: string }
+  | { kind: 'uri'; uri: string; scheme: string }
+  | { kind: 'camera'; device: string | null }
+  | { kind: 'test'; pattern: TestPattern; width: number; height: number; framerate: number; live: boolean };
+
+export interface OutputSpec {
+  format: OutputFormat | null;
+  width: number | null;
+  height: number | null;
+  framerate: number | null;
+}
+
+/** What the native side needs to build the pipeline. */
+export interface BuiltSource {
+  description: string;
+  sourceProps: string[];
+  sourceSetupProps: string[];
+}
+
+const NETWORK_SCHEMES = new Set(['http', 'https', 'rtsp', 'rtsps', 'rtspt', 'rtspu', 'rtmp', 'srt', 'udp', 'rtp']);
+
+export function isNetworkScheme(scheme: string): boolean {
+  return NETWORK_SCHEMES.has(scheme);
+}
+
+const SCHEME_PACKAGES: Record<string, string> = {
+  http: 'gstreamer1.0-plugins-good',
+  https: 'gstreamer1.0-plugins-good',
+  rtsp: 'gstreamer1.0-plugins-good',
+  rtsps: 'gstreamer1.0-plugins-good',
+  rtspt: 'gstreamer1.0-plugins-good',
+  srt: 'gstreamer1.0-plugins-bad',
+  rtmp: 'gstreamer1.0-plugins-bad',
+};
+
+function positiveInt(name: string, value: unknown, fallback: number | null, max = 16384): number | null {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new OptionTypeError(name, 'an integer', value);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new OptionRangeError(name, `an integer from 1 to ${max}`, value);
+  return value;
+}
+
+function rate(name: string, value: unknown, fallback: number | null): number | null {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new OptionTypeError(name, 'a number of frames per second', value);
+  if (!(value > 0 && value <= 1000)) throw new OptionRangeError(name, 'frames per second above 0 and at most 1000', value);
+  return value;
+}
+
+/** A frame rate as a GStreamer fraction: 30 -> 30/1, 29.97 -> 30000/1001. */
+export function fraction(fps: number): string {
+  if (Number.isInteger(fps)) return `${fps}/1`;
+  const ntsc = Math.round(fps * 1.001);
+  if (Math.abs(ntsc / 1.001 - fps) < 0.005) return `${ntsc * 1000}/1001`;
+  return `${Math.round(fps * 1000)}/1000`;
+}
+
+export function normalizeTest(value: unknown): SourceSpec {
+  const o = value === true ? {} : value;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new OptionTypeError('test', 'true or an object', value);
+  const t = o as Record<string, unknown>;
+  for (const key of Object.keys(t)) {
+    if (!['pattern', 'width', 'height', 'framerate', 'live'].includes(key)) {
+      throw new OptionTypeError(`test.${key}`, 'one of pattern, width, height, framerate, live', t[key]);
+    }
+  }
+  if (t.pattern !== undefined && !TEST_PATTERNS.includes(t.pattern as TestPattern)) {
+    throw new OptionRangeError('test.pattern', `one of ${TEST_PATTERNS.join(', ')}`, t.pattern);
+  }
+  if (t.live !== undefined && typeof t.live !== 'boolean') throw new OptionTypeError('test.live', 'a boolean', t.live);
+  return {
+    kind: 'test',
+    pattern: (t.pattern as TestPattern | undefined) ?? 'smpte',
+    width: positiveInt('test.width', t.width, 1280)!,
+    height: positiveInt('test.height', t.height, 720)!,
+    framerate: rate('test.framerate', t.framerate, 30)!,
+    live: (t.live as boolean | undefined) ?? false,
+  };
+}
+
+export function normalizeUri(value: unknown, schemeSupported: (scheme: string) => boolean): SourceSpec {
+  if (typeof value !== 'string') throw new OptionTypeError('uri', 'a URI string', value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new OptionRangeError('uri', "an absolute URI such as 'file:///videos/a.mp4' or 'rtsp://host/stream'", value);
+  }
+  const scheme = url.protocol.replace(/:$/, '').toLowerCase();
+  if (!schemeSupported(scheme)) {
+    const pkg = SCHEME_PACKAGES[scheme];
+    throw new FrameSourceError(
+      'ERR_UNSUPPORTED_URI',
+      `no installed GStreamer element reads '${scheme}://' URIs` +
+        (pkg ? `; on Debian/Ubuntu: apt-get install ${pkg}` : '; check the scheme (file, http, https, rtsp, ...)'),
+    );
+  }
+  if (scheme === 'file') {
+    const path = fileURLToPath(url);
+    if (!existsSync(path)) throw new FrameSourceError('ERR_FILE_NOT_FOUND', `no such file: ${path}`);
+  }
+  return { kind: 'uri', uri: url.href, scheme };
+}
+
+export function normalizeCamera(value: unknown, platform: NodeJS.Platform = process.platform): SourceSpec {
+  if (value === true) {
+    if (platform === 'linux' && !existsSync('/dev/video0')) {
+      throw new FrameSourceError(
+        'ERR_CAMERA_NOT_FOUND',
+        'no camera found: /dev/video0 does not exist (FrameSource.devices() lists the cameras GStreamer sees)',
+      );
+    }
+    return { kind: 'camera', device: null };
+  }
+  if (typeof value !== 'string' || value === '') throw new OptionTypeError('camera', 'true or a device path / id', value);
+  if (platform === 'linux' && !existsSync(value)) {
+    throw new FrameSourceError('ERR_CAMERA_NOT_FOUND', `no camera at ${value} (FrameSource.devices() lists the cameras GStreamer sees)`);
+  }
+  return { kind: 'camera', device: value };
+}
+
+export function normalizeOutput(o: Record<string, unknown>): OutputSpec {
+  if (o.format !== undefined && !OUTPUT_FORMATS.includes(o.format as OutputFormat)) {
+    throw new OptionRangeError('format', `one of ${OUTPUT_FORMATS.join(', ')}`, o.format);
+  }
+  return {
+    format: (o.format as OutputFormat | undefined) ?? null,
+    width: positiveInt('width', o.width, null),
+    height: positiveInt('height', o.height, null),
+    framerate: rate('framerate', o.framerate, null),
+  };
+}
+
+function cameraElement(platform: NodeJS.Platform): { element: string; deviceProp: string } {
+  switch (platform) {
+    case 'darwin':
+      return { element: 'avfvideosrc', deviceProp: 'device-index' };
+    case 'win32':
+      return { element: 'mfvideosrc', deviceProp: 'device-path' };
+    default:
+      return { element: 'v4l2src', deviceProp: 'device' };
+  }
+}
+
+/** The description and out-of-band properties for a source and output shape. */
+export function buildSource(source: SourceSpec, output: OutputSpec, latency: number | null, platform = process.platform): BuiltSource {
+  const sourceProps: string[] = [];
+  const sourceSetupProps: string[] = [];
+  let head: string;
+  switch (source.kind) {
+    case 'pipeline':
+      head = source.description;
+      break;
+    case 'uri':
+      head = 'uridecodebin name=fs-src';
+      sourceProps.push('uri', source.uri);
+      if (latency !== null) sourceSetupProps.push('latency', String(latency));
+      break;
+    case 'camera': {
+      const { element, deviceProp } = cameraElement(platform);
+      // Cameras give raw video or MJPEG: decodebin passes the first through and decodes the second.
+      head = `${element} name=fs-src ! decodebin`;
+      if (source.device !== null) sourceProps.push(deviceProp, source.device);
+      break;
+    }
+    case 'test':
+      head =
+        `videotestsrc name=fs-src pattern=${source.pattern} is-live=${source.live}` +
+        ` ! video/x-raw,width=${source.width},height=${source.height},framerate=${fraction(source.framerate)}`;
+      break;
+  }
+  // Conversion, scaling and rate elements only when the output asks for them.
+  const elements: string[] = [];
+  const caps: string[] = [];
+  if (output.format !== null || source.kind === 'camera') elements.push('videoconvert');
+  if (output.width !== null || output.height !== null) elements.push('videoscale');
+  if (output.framerate !== null) elements.push('videorate');
+  if (output.format !== null) caps.push(`format=${GST_FORMAT_NAME[output.format]}`);
+  if (output.width !== null) caps.push(`width=${output.width}`);
+  if (output.height !== null) caps.push(`height=${output.height}`);
+  if (output.framerate !== null) caps.push(`framerate=${fraction(output.framerate)}`);
+  let description = head;
+  for (const e of elements) description += ` ! ${e}`;
+  if (caps.length > 0) description += ` ! video/x-raw,${caps.join(',')}`;
+  return { description, sourceProps, sourceSetupProps };
+}

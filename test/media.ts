@@ -1,0 +1,35 @@
+// Test media made at test time with GStreamer and ffmpeg: nothing is checked in.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const FRAMES = 20;
+
+/** VP8 in WebM at an odd size, by GStreamer. */
+export function makeWebm(dir: string, name = 'vp8-1278x719.webm'): string {
+  const out = path.join(dir, name);
+  execFileSync('gst-launch-1.0', [
+    '-q', 'videotestsrc', `num-buffers=${FRAMES}`, 'pattern=ball', '!', 'video/x-raw,width=1278,height=719,framerate=30/1',
+    '!', 'vp8enc', 'deadline=1', '!', 'webmmux', '!', 'filesink', `location=${out}`,
+  ]);
+  return out;
+}
+
+/** H.264 in MP4 (with B-frames), by ffmpeg's libx264. */
+export function makeMp4(dir: string, name = 'h264-640x360.mp4'): string {
+  const out = path.join(dir, name);
+  execFileSync('ffmpeg', [
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-frames:v', String(FRAMES),
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
+  ]);
+  return out;
+}
+
+/** VP9 in WebM, by ffmpeg's libvpx. */
+export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
+  const out = path.join(dir, name);
+  execFileSync('ffmpeg', [
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-frames:v', String(FRAMES),
+    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', out,
+  ]);
+  return out;
+}
