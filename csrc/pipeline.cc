@@ -217,28 +217,35 @@ int SourcePipeline::onAutoplugSelect(GstElement*, GstPad*, GstCaps*, GstElementF
 // Called on a thread of its own at end of stream when looping: a flushing seek from the
 // streaming thread that posted EOS would wait on itself.
 void SourcePipeline::loopToStart() {
+  runControl([](SourcePipeline& self) {
+    gboolean ok = gst_element_seek_simple(self.pipeline_.get(), GST_FORMAT_TIME,
+                                          static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+    if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
+  });
+}
+
+// Runs `work` on a thread of its own, unless teardown has begun; teardown waits for it to end.
+void SourcePipeline::runControl(std::function<void(SourcePipeline&)> work) {
   {
     std::lock_guard<std::mutex> lk(threadsMu_);
     if (tearingDown_ || tornDown_) return;
     starting_++;
   }
   auto self = shared_from_this();
-  std::thread([self]() {
-    if (!self->stopping_) {
-      gboolean ok = gst_element_seek_simple(self->pipeline_.get(), GST_FORMAT_TIME,
-                                            static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
-      if (!ok && !self->stopping_) {
-        Item item;
-        item.kind = Item::Kind::Error;
-        item.message = "the source cannot seek back to its start, so it cannot loop";
-        item.domain = "frame-source";
-        self->push(std::move(item));
-      }
-    }
+  std::thread([self, work = std::move(work)]() {
+    if (!self->stopping_) work(*self);
     std::lock_guard<std::mutex> lk(self->threadsMu_);
     self->starting_--;
     self->threadsCv_.notify_all();
   }).detach();
+}
+
+void SourcePipeline::pushError(const std::string& message) {
+  Item item;
+  item.kind = Item::Kind::Error;
+  item.message = message;
+  item.domain = "frame-source";
+  push(std::move(item));
 }
 
 void SourcePipeline::setWake(std::function<void()> wake) {
@@ -523,38 +530,22 @@ PipelineStats SourcePipeline::stats() const {
 }
 
 void SourcePipeline::start() {
-  {
-    std::lock_guard<std::mutex> lk(threadsMu_);
-    if (tearingDown_ || tornDown_) return;
-    starting_++;
-  }
-  auto self = shared_from_this();
-  std::thread([self]() {
-    GstElement* p = self->pipeline_.get();
-    GstStateChangeReturn r = GST_STATE_CHANGE_FAILURE;
-    if (!self->stopping_) {
-      r = gst_element_set_state(p, GST_STATE_PAUSED);
-      if (r == GST_STATE_CHANGE_NO_PREROLL) {
-        self->live_ = true;
-        Item item;
-        item.kind = Item::Kind::Live;
-        item.live = true;
-        self->push(std::move(item));
-      }
-      if (r != GST_STATE_CHANGE_FAILURE && !self->stopping_) r = gst_element_set_state(p, GST_STATE_PLAYING);
-      if (r == GST_STATE_CHANGE_FAILURE && !self->stopping_) {
-        // The failing element has usually posted an ERROR already; this one says where it happened.
-        Item item;
-        item.kind = Item::Kind::Error;
-        item.message = "the pipeline failed to start (an element refused to change state)";
-        item.domain = "frame-source";
-        self->push(std::move(item));
-      }
+  runControl([](SourcePipeline& self) {
+    GstElement* p = self.pipeline_.get();
+    GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
+    if (r == GST_STATE_CHANGE_NO_PREROLL) {
+      self.live_ = true;
+      Item item;
+      item.kind = Item::Kind::Live;
+      item.live = true;
+      self.push(std::move(item));
     }
-    std::lock_guard<std::mutex> lk(self->threadsMu_);
-    self->starting_--;
-    self->threadsCv_.notify_all();
-  }).detach();
+    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_) r = gst_element_set_state(p, GST_STATE_PLAYING);
+    // The failing element has usually posted an ERROR already; this one says where it happened.
+    if (r == GST_STATE_CHANGE_FAILURE && !self.stopping_) {
+      self.pushError("the pipeline failed to start (an element refused to change state)");
+    }
+  });
 }
 
 void SourcePipeline::flushPools() {

@@ -138,6 +138,8 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool applyProperties(GstElement* element, const std::vector<std::pair<std::string, std::string>>& props,
                        bool onlyExisting, BuildError* err);
   void loopToStart();
+  void runControl(std::function<void(SourcePipeline&)> work);
+  void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   GstFlowReturn takeSample(GstAppSink* sink);
@@ -183,7 +185,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   // Threads of our own: counted so teardown can wait for them without joining from inside one.
   std::mutex threadsMu_;
   std::condition_variable threadsCv_;
-  int starting_ = 0;
+  int starting_ = 0;  // control threads (start, loop) still running
   bool tornDown_ = false;
   bool tearingDown_ = false;
 };

@@ -16,20 +16,17 @@ export function makeWebm(dir: string, name = 'vp8-1278x719.webm'): string {
 
 /** H.264 in MP4 (with B-frames), by ffmpeg's libx264. */
 export function makeMp4(dir: string, name = 'h264-640x360.mp4'): string {
-  const out = path.join(dir, name);
-  execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-frames:v', String(FRAMES),
-    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
-  ]);
-  return out;
+  return ffmpegTestsrc(path.join(dir, name), '640x360', ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
 }
 
 /** VP9 in WebM, by ffmpeg's libvpx. */
 export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
-  const out = path.join(dir, name);
+  return ffmpegTestsrc(path.join(dir, name), '320x240', ['-c:v', 'libvpx-vp9', '-deadline', 'realtime']);
+}
+
+function ffmpegTestsrc(out: string, size: string, codec: string[]): string {
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-frames:v', String(FRAMES),
-    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', out,
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(FRAMES), ...codec, out,
   ]);
   return out;
 }
