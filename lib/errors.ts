@@ -67,9 +67,10 @@ export class MissingElementError extends FrameSourceError {
   constructor(readonly elements: string[]) {
     const known = elements.map(debianPackageFor).filter((p): p is string => p !== undefined);
     const packages = [...new Set(known)];
+    const fedora = [...new Set(packages.map((p) => FEDORA_PACKAGES[p] ?? p))];
     const fix =
       packages.length > 0
-        ? `On Debian/Ubuntu: apt-get install ${packages.join(' ')}`
+        ? `On Debian/Ubuntu: apt-get install ${packages.join(' ')}; Fedora: dnf install ${fedora.join(' ')}; macOS: brew install gstreamer`
         : `Check the spelling (gst-inspect-1.0 lists what is installed), or install ` +
           `gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav`;
     super('ERR_MISSING_ELEMENT', `GStreamer element${elements.length > 1 ? 's' : ''} not found: ${elements.join(', ')}. ${fix}`);
@@ -157,6 +158,18 @@ const PACKAGE_BY_ELEMENT: Record<string, string> = {
   av1parse: 'gstreamer1.0-plugins-bad',
   dav1ddec: 'gstreamer1.0-plugins-bad',
   mpeg2dec: 'gstreamer1.0-plugins-ugly',
+};
+
+// Debian package -> the Fedora package with the same plugins.
+const FEDORA_PACKAGES: Record<string, string> = {
+  'libgstreamer1.0-0': 'gstreamer1',
+  'gstreamer1.0-plugins-base': 'gstreamer1-plugins-base',
+  'gstreamer1.0-plugins-good': 'gstreamer1-plugins-good',
+  'gstreamer1.0-plugins-bad': 'gstreamer1-plugins-bad-free',
+  'gstreamer1.0-plugins-ugly': 'gstreamer1-plugins-ugly-free',
+  'gstreamer1.0-libav': 'gstreamer1-libav',
+  'gstreamer1.0-vaapi': 'gstreamer1-vaapi',
+  'gstreamer1.0-gl': 'gstreamer1-plugins-base',
 };
 
 /** The Debian package that usually provides `element`, if frame-source knows it. */

@@ -73,7 +73,10 @@ describe('pipeline descriptions', () => {
 
   it('maps well-known elements to their Debian packages', () => {
     expect(new MissingElementError(['x264enc']).packages).toEqual(['gstreamer1.0-plugins-ugly']);
-    expect(new MissingElementError(['avdec_h264', 'qtdemux']).message).toContain('apt-get install gstreamer1.0-libav gstreamer1.0-plugins-good');
+    const both = new MissingElementError(['avdec_h264', 'qtdemux']).message;
+    expect(both).toContain('apt-get install gstreamer1.0-libav gstreamer1.0-plugins-good');
+    expect(both).toContain('dnf install gstreamer1-libav gstreamer1-plugins-good');
+    expect(both).toContain('brew install gstreamer');
     expect(debianPackageFor('videoconvert')).toBe('gstreamer1.0-plugins-base');
     expect(debianPackageFor('nosuchelement42')).toBeUndefined();
   });

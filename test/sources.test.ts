@@ -1,5 +1,6 @@
 // Structured sources and output shaping: test patterns, files (by URI), cameras; formats, sizes,
 // rates; loop; and every bad input as a typed error.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -232,6 +233,26 @@ describe('bad input', () => {
     expect(() => new FrameSource({ uri: uri(mp4), decoder: 'hardware' })).toThrow(
       expect.objectContaining({ code: 'ERR_NO_HARDWARE_DECODER', message: expect.stringContaining("decoder: 'auto'") }),
     );
+  });
+
+  it('reports a stream GStreamer has no decoder for as ERR_MISSING_PLUGIN, naming what is missing', () => {
+    // A real GStreamer without a VP8 decoder: rank NONE keeps decodebin from using either one.
+    const script = `
+      const { FrameSource } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.cjs'))});
+      const s = new FrameSource({ uri: ${JSON.stringify(uri(webm))} });
+      s.read().then(
+        (f) => { console.log(JSON.stringify({ decoder: f && f.videoFormat.decoder })); f && f.release(); },
+        (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
+      ).finally(() => s.close());`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      timeout: 30000,
+      env: { ...process.env, GST_PLUGIN_FEATURE_RANK: 'vp8dec:NONE,avdec_vp8:NONE' },
+    });
+    const err = JSON.parse(out);
+    expect(err.code).toBe('ERR_MISSING_PLUGIN');
+    expect(err.message).toMatch(/VP8/);
+    expect(err.message).toContain('gstreamer1.0-plugins-good');
   });
 
   it('reports a file that is not video as ERR_UNSUPPORTED_MEDIA', async () => {
