@@ -63,7 +63,7 @@ const formats = list(args.formats, ['RGBA', 'I420'], 'format');
 const variants = list(args.variants, VARIANTS, 'variant');
 const rounds = Number(args.rounds ?? (args.quick ? 2 : 5));
 const outDir = args.out ? path.resolve(args.out) : path.join(here, 'results');
-const framesFor = (size) => Number(args.frames ?? (args.quick ? Math.ceil(DEFAULT_FRAMES[size] / 4) : DEFAULT_FRAMES[size]));
+const framesFor = (size) => Number(args.frames ?? (args.quick ? Math.max(60, Math.ceil(DEFAULT_FRAMES[size] / 4)) : DEFAULT_FRAMES[size]));
 
 // --- prerequisites -----------------------------------------------------------------------------
 
@@ -106,14 +106,18 @@ function gstLaunch(desc) {
   return r;
 }
 
+// Must match bench/variant.mjs: runs are measured after this many frames.
+const WARMUP = 20;
+
 function runFloor(size, format, frames) {
-  // gst-launch's own start-up, negotiation and teardown cancel out: N frames minus one frame.
+  // gst-launch's own start-up, negotiation, first touch of its buffers and teardown cancel out:
+  // N frames minus WARMUP frames, as the Node variants measure from frame WARMUP on.
   const full = gstLaunch(description(size, format, frames));
-  const one = gstLaunch(description(size, format, 1));
+  const one = gstLaunch(description(size, format, WARMUP));
   return {
     variant: 'floor',
     frames,
-    measuredFrames: frames - 1,
+    measuredFrames: frames - WARMUP,
     cpuMs: (full.cpu - one.cpu) * 1000,
     wallMs: (full.wall - one.wall) * 1000,
     latencyP50Ms: null,
@@ -151,6 +155,12 @@ const median = (xs) => {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
 
+for (const s of sizes) {
+  if (!(framesFor(s) > WARMUP + 1)) {
+    console.error(`bench: --frames must be more than ${WARMUP + 1} (the first ${WARMUP} are warm-up)`);
+    process.exit(2);
+  }
+}
 const work = [];
 for (const size of sizes) for (const format of formats) work.push({ size, format, frames: framesFor(size) });
 const samples = new Map(); // "size format variant" -> [run]
@@ -230,7 +240,7 @@ const result = {
   machine: machine(),
   settings: { rounds, sizes, formats, variants, frames: Object.fromEntries(sizes.map((s) => [s, framesFor(s)])), quick: !!args.quick, seconds: Math.round((Date.now() - started) / 1000) },
   definitions: {
-    cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the first frame in JS to the last; floor: gst-launch with N frames minus gst-launch with 1 frame (wait4 rusage)',
+    cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage)',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame for the same size and format',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
     latency: "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99 over the run's frames, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",

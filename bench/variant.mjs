@@ -1,7 +1,8 @@
 // One benchmark run in a fresh process: `node bench/variant.mjs <variant> <description> <frames>`.
-// Prints one JSON line. CPU and wall time are taken from the first frame's arrival to the last
-// one's (frames - 1 frames), so process start, GStreamer init and negotiation are left out, as
-// run.mjs leaves them out of the floor by subtracting a one-frame gst-launch run.
+// Prints one JSON line. CPU and wall time are taken from the arrival of frame WARMUP to the last
+// frame's (frames - WARMUP frames): process start, GStreamer init, negotiation and the one-time
+// first touch of every ring slot are left out, as run.mjs leaves them out of the floor by
+// subtracting a WARMUP-frame gst-launch run. What remains is the steady per-frame cost.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ const { FrameSource } = require(path.join(here, '..', 'dist', 'index.cjs'));
 
 const [variant, description, framesArg] = process.argv.slice(2);
 const expected = Number(framesArg);
+const WARMUP = 20; // > the most slots a ring of 8 can grow to (2 x 8 + 2)
 
 // The same tiny consumer in every variant: read one byte of every 4 KiB page of the frame.
 let checksum = 0;
@@ -35,10 +37,10 @@ function arrived(ptsUs) {
   const atSink = native.sinkTime(ptsUs);
   if (atSink >= 0) latencies.push(now - atSink);
   frames++;
-  if (frames === 1) {
+  if (frames === WARMUP) {
     cpu0 = process.cpuUsage();
     t0 = performance.now();
-  } else {
+  } else if (frames > WARMUP) {
     const c = process.cpuUsage(cpu0);
     cpuMs = (c.user + c.system) / 1000;
     wallMs = performance.now() - t0;
@@ -83,7 +85,7 @@ process.stdout.write(
   `${JSON.stringify({
     variant,
     frames,
-    measuredFrames: frames - 1,
+    measuredFrames: frames - WARMUP,
     cpuMs,
     wallMs,
     latencyP50Ms: pct(50),
