@@ -119,6 +119,7 @@ function runFloor(size, format, frames) {
     frames,
     measuredFrames: frames - WARMUP,
     cpuMs: (full.cpu - one.cpu) * 1000,
+    consumerMs: 0,
     wallMs: (full.wall - one.wall) * 1000,
     latencyP50Ms: null,
     latencyP99Ms: null,
@@ -191,6 +192,7 @@ for (const w of work) {
     const cpu = median(runs.map((r) => r.cpuMs / r.measuredFrames));
     const wall = median(runs.map((r) => r.wallMs));
     const perFrame = runs.map((r) => r.cpuMs / r.measuredFrames);
+    const consumer = median(runs.map((r) => r.consumerMs / r.measuredFrames));
     rows.push({
       size: w.size,
       format: w.format,
@@ -204,7 +206,9 @@ for (const w of work) {
       cpuMsPerFrameMax: Math.max(...perFrame),
       wallMs: wall,
       fps: median(runs.map((r) => (r.measuredFrames * 1000) / r.wallMs)),
+      consumerMsPerFrame: consumer,
       ratioToFloor: floorCpu ? cpu / floorCpu : null,
+      ratioToFloorWithoutConsumer: floorCpu ? median(runs.map((r) => (r.cpuMs - r.consumerMs) / r.measuredFrames)) / floorCpu : null,
       overheadMsPerFrame: floorCpu !== null ? cpu - floorCpu : null,
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
       latencyP99Ms: median(runs.map((r) => r.latencyP99Ms)),
@@ -225,13 +229,13 @@ function machine() {
 }
 
 const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
-const header = ['size', 'format', 'variant', 'CPU ms/frame', '× floor', '+ms/frame', 'wall ms', 'fps', 'lat p50 ms', 'lat p99 ms', 'peak RSS MiB', 'zero-copy %'];
+const header = ['size', 'format', 'variant', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', '× floor w/o consumer', 'wall ms', 'fps', 'lat p50 ms', 'lat p99 ms', 'peak RSS MiB', 'zero-copy %'];
 const table = [
   `| ${header.join(' | ')} |`,
   `|${header.map((h, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
   ...rows.map(
     (r) =>
-      `| ${r.size} | ${r.format} | ${r.variant} | ${fmt(r.cpuMsPerFrame, 3)} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.overheadMsPerFrame, 3)} | ${fmt(r.wallMs, 0)} | ${fmt(r.fps, 0)} | ${fmt(r.latencyP50Ms, 2)} | ${fmt(r.latencyP99Ms, 2)} | ${fmt(r.peakRssBytes / 2 ** 20, 0)} | ${fmt(r.zeroCopyPercent, 0)} |`,
+      `| ${r.size} | ${r.format} | ${r.variant} | ${fmt(r.cpuMsPerFrame, 3)} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.overheadMsPerFrame, 3)} | ${fmt(r.consumerMsPerFrame, 3)} | ${fmt(r.ratioToFloorWithoutConsumer, 2)} | ${fmt(r.wallMs, 0)} | ${fmt(r.fps, 0)} | ${fmt(r.latencyP50Ms, 2)} | ${fmt(r.latencyP99Ms, 2)} | ${fmt(r.peakRssBytes / 2 ** 20, 0)} | ${fmt(r.zeroCopyPercent, 0)} |`,
   ),
 ].join('\n');
 
@@ -243,6 +247,8 @@ const result = {
     cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage)',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame for the same size and format',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
+    consumerMsPerFrame: "time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer",
+    ratioToFloorWithoutConsumer: '(CPU minus consumer time) per frame / the floor cpuMsPerFrame: what frame-source itself adds',
     latency: "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99 over the run's frames, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
     consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame',
   },
