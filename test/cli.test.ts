@@ -1,7 +1,7 @@
 // The `frame-source` command as a user runs it: a spawned `node dist/cli.cjs` (built by
 // `npm test`'s build:js step), real GStreamer, real terminal output (under a pseudo-terminal from
 // util-linux `script` for the progress line), and snapshots decoded with pngjs.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
@@ -109,6 +109,26 @@ describe('the main job', () => {
     expect(lines.at(-1)).toMatch(/^frames \d+ {2}fps [\d.]+ {2}zero-copy 100\.0% {2}cpu\/frame [\d.]+ ms {2}lag p50\/p99 [\d.]+\/[\d.]+ ms {2}dropped \d+$/);
     expect(r.stdout).toMatch(/stopped by duration/);
     expect(r.stdout).toMatch(/zero-copy (\d+)\/\1, copied 0/);
+  });
+
+  it('Ctrl-C (SIGINT) stops the default source cleanly and still prints the summary', async () => {
+    const child = spawn(process.execPath, [CLI, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const code = await new Promise<number | null>((resolve) => {
+      // Interrupt once the first progress line shows frames are flowing.
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/^frames \d+/m.test(stderr) && child.signalCode === null && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(0);
+    const s = JSON.parse(stdout);
+    expect(s.stoppedBy).toBe('signal');
+    expect(s.frames).toBeGreaterThan(0);
+    expect(s.zeroCopyPercent).toBe(100);
   });
 
   it('on a terminal, rewrites one progress line with \\r', () => {
