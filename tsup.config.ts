@@ -1,13 +1,27 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'lib/index.ts' },
-  format: ['cjs', 'esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node18',
-  // __dirname in the ESM build: lib/binding.ts finds the package root from it.
-  shims: true,
-  outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
-});
+export default defineConfig([
+  {
+    entry: { index: 'lib/index.ts' },
+    format: ['cjs', 'esm'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node18',
+    // __dirname in the ESM build: lib/binding.ts finds the package root from it.
+    shims: true,
+    outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
+  },
+  {
+    // The `frame-source` command (package.json "bin"): CommonJS only, as npm runs it with node.
+    // The hashbang comes from lib/cli.ts's first line (esbuild keeps it). Not cleaned here: the
+    // config above cleans dist/ once for both.
+    entry: { cli: 'lib/cli.ts' },
+    format: ['cjs'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'node18',
+    outExtension: () => ({ js: '.cjs' }),
+  },
+]);

@@ -1,0 +1,92 @@
+// The benchmark chart, as plain SVG: for each pixel format, (top) CPU ms per frame against frame
+// size for every variant, on a log scale so that the floor and frame-source stay apart next to
+// appsink-copy; (bottom) what each frame-source variant adds over the floor, in ms per frame, on a
+// linear scale: a flat line is an overhead independent of resolution.
+const COLORS = { floor: '#444444', 'zero-copy': '#1f77b4', 'copy-fallback': '#ff7f0e', 'appsink-copy': '#d62728' };
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const n1 = (v) => v.toFixed(1);
+
+function niceMax(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function panel(out, { ox, oy, W, H, title, rows, variants, value, log, yLabel }) {
+  const M = { l: 56, r: 16, t: 28, b: 40 };
+  const mp = (r) => (r.width * r.height) / 1e6;
+  const xMax = niceMax(Math.max(...rows.map(mp)));
+  const vals = rows.map(value).filter((v) => v !== null && Number.isFinite(v));
+  let ticks;
+  let y;
+  const top = oy + M.t;
+  const bottom = oy + H - M.b;
+  if (log) {
+    const lo = 10 ** Math.floor(Math.log10(Math.min(...vals)));
+    const hi = 10 ** Math.ceil(Math.log10(Math.max(...vals)));
+    ticks = [];
+    for (let d = lo; d <= hi; d *= 10) for (const m of [1, 2, 5]) if (d * m <= hi) ticks.push(d * m);
+    y = (v) => bottom - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (bottom - top);
+  } else {
+    const hi = niceMax(Math.max(0.001, ...vals));
+    ticks = [0, 1, 2, 3, 4, 5].map((k) => (hi * k) / 5);
+    const lo = Math.min(0, ...vals);
+    y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
+  }
+  const x = (v) => ox + M.l + (v / xMax) * (W - M.l - M.r);
+  out.push(`<text x="${ox + W / 2}" y="${oy + 16}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+  for (const v of ticks) {
+    out.push(`<line x1="${n1(x(0))}" x2="${n1(x(xMax))}" y1="${n1(y(v))}" y2="${n1(y(v))}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${n1(x(0) - 6)}" y="${n1(y(v) + 4)}" text-anchor="end">${+v.toPrecision(3)}</text>`);
+  }
+  const sizes = [...new Map(rows.map((r) => [r.size, r])).values()];
+  for (const r of sizes) {
+    out.push(`<line x1="${n1(x(mp(r)))}" x2="${n1(x(mp(r)))}" y1="${bottom}" y2="${bottom + 5}" stroke="#000"/>`);
+    out.push(`<text x="${n1(x(mp(r)))}" y="${bottom + 17}" text-anchor="middle">${esc(r.size)}</text>`);
+  }
+  out.push(`<line x1="${n1(x(0))}" x2="${n1(x(xMax))}" y1="${bottom}" y2="${bottom}" stroke="#000"/>`);
+  out.push(`<line x1="${n1(x(0))}" x2="${n1(x(0))}" y1="${bottom}" y2="${top}" stroke="#000"/>`);
+  out.push(`<text x="${ox + W / 2}" y="${oy + H - 6}" text-anchor="middle">megapixels per frame</text>`);
+  out.push(`<text transform="translate(${ox + 14},${n1((top + bottom) / 2)}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
+  for (const v of variants) {
+    const pts = rows.filter((r) => r.variant === v && value(r) !== null).sort((a, b) => mp(a) - mp(b));
+    if (pts.length === 0) continue;
+    const color = COLORS[v] ?? '#2ca02c';
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((r) => `${n1(x(mp(r)))},${n1(y(value(r)))}`).join(' ')}"/>`);
+    for (const r of pts) {
+      out.push(`<circle cx="${n1(x(mp(r)))}" cy="${n1(y(value(r)))}" r="3" fill="${color}"><title>${esc(`${r.variant} ${r.size} ${r.format}: ${value(r).toFixed(3)} ms/frame`)}</title></circle>`);
+    }
+  }
+}
+
+export function renderChart(result) {
+  const formats = [...new Set(result.rows.map((r) => r.format))];
+  const variants = [...new Set(result.rows.map((r) => r.variant))];
+  const W = 460;
+  const H1 = 320;
+  const H2 = 240;
+  const legendH = 22 * variants.length + 10;
+  const width = W * formats.length;
+  const height = 30 + H1 + H2 + legendH + 24;
+  const out = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="100%" height="100%" fill="white"/>`);
+  const m = result.machine;
+  out.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(`CPU per frame vs frame size: ${m.cpu}, ${m.cores} cores, GStreamer ${m.gstreamer}, Node ${m.node}`)}</text>`);
+  formats.forEach((format, i) => {
+    const rows = result.rows.filter((r) => r.format === format && r.cpuMsPerFrame !== null);
+    panel(out, { ox: i * W, oy: 30, W, H: H1, title: `${format}: CPU ms per frame (log scale)`, rows, variants, value: (r) => r.cpuMsPerFrame, log: true, yLabel: 'CPU ms per frame' });
+    const fsRows = rows.filter((r) => r.variant === 'zero-copy' || r.variant === 'copy-fallback');
+    if (fsRows.length > 0) {
+      panel(out, { ox: i * W, oy: 30 + H1, W, H: H2, title: `${format}: frame-source's CPU over the floor`, rows: fsRows, variants, value: (r) => r.overheadMsPerFrame, log: false, yLabel: '+ms per frame' });
+    }
+  });
+  variants.forEach((v, k) => {
+    const ly = 30 + H1 + H2 + 14 + k * 22;
+    out.push(`<line x1="56" x2="80" y1="${ly}" y2="${ly}" stroke="${COLORS[v] ?? '#2ca02c'}" stroke-width="3"/>`);
+    out.push(`<text x="88" y="${ly + 4}">${esc(result.labels?.[v] ?? v)}</text>`);
+  });
+  out.push(`<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the table for its share)`)}</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,192 @@
+// The `frame-source` command as a user runs it: a spawned `node dist/cli.cjs` (built by
+// `npm test`'s build:js step), real GStreamer, real terminal output (under a pseudo-terminal from
+// util-linux `script` for the progress line), and snapshots decoded with pngjs.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { ROOT, tempDir } from './helpers';
+
+const CLI = path.join(ROOT, 'dist', 'cli.cjs');
+let dir: string;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:js (npm test does)`);
+  dir = tempDir('frame-source-cli-');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function readPng(file: string): PNG {
+  return PNG.sync.read(readFileSync(file));
+}
+
+function pixel(png: PNG, x: number, y: number): number[] {
+  const i = (y * png.width + x) * 4;
+  return [...png.data.subarray(i, i + 4)];
+}
+
+const small = (format: string, extra = '') =>
+  `videotestsrc num-buffers=5 ${extra} ! video/x-raw,format=${format},width=64,height=48,framerate=30/1`;
+
+describe('flags', () => {
+  it('--help documents every flag and exits 0', () => {
+    const r = cli(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--pipeline', '--uri', '--camera', '--test', '--format', '--width', '--height', '--frames', '--duration', '--json', '--snapshot', '--snapshot-every']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--frames', 'ten'], /--frames needs a positive integer; got 'ten'/],
+    [['--frames', '0'], /--frames needs a positive integer/],
+    [['--duration', '-1'], /--duration/],
+    [['--pipeline', 'videotestsrc', '--uri', 'file:///a.mp4'], /give one source, not --pipeline and --uri/],
+    [['--pipeline', 'videotestsrc', '--width', '640'], /--width does not apply to --pipeline/],
+    [['--snapshot', 'out.jpg'], /ending in \.png/],
+    [['--snapshot-every', '3'], /--snapshot-every needs --snapshot/],
+    [['videotestsrc'], /unexpected argument 'videotestsrc'/],
+  ])('%j: clear message, exit 2', (args, message) => {
+    const r = cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain("Run 'frame-source --help'");
+    expect(r.stdout).toBe('');
+  });
+
+  it('an option FrameSource rejects exits 2 with its message and code', () => {
+    const r = cli(['--ring-size', '1000', '--frames', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ringSize.*ERR_INVALID_OPTION/);
+  });
+
+  it('a pipeline that cannot run exits 1 and says why', () => {
+    const r = cli(['--pipeline', 'nosuchelement-xyz']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nosuchelement-xyz.*ERR_MISSING_ELEMENT/);
+  });
+});
+
+describe('the main job', () => {
+  it('runs the default source and prints a JSON summary on stdout', () => {
+    const r = cli(['--frames', '30', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({
+      source: 'default test source',
+      format: { format: 'RGBA', width: 1280, height: 720, framerate: 30 },
+      stoppedBy: 'frames',
+      frames: 30,
+      copiedFrames: 0,
+      zeroCopyPercent: 100,
+      memory: 'shared',
+    });
+    expect(s.cpuMsPerFrame).toBeGreaterThan(0);
+    expect(s.fps).toBeGreaterThan(0);
+    expect(s.peakRssBytes).toBeGreaterThan(0);
+    expect(s.versions.gstreamer).toMatch(/^1\.\d+\.\d+$/);
+  });
+
+  it('runs a pipeline to its end and reports the copy fallback', () => {
+    const r = cli(['--json', '--pipeline', `${small('RGBA')} ! identity drop-allocation=true`]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ stoppedBy: 'eos', frames: 5, copiedFrames: 5, zeroCopyPercent: 0, bytesCopied: 5 * 64 * 48 * 4 });
+  });
+
+  it('without a terminal, prints plain progress lines (no \\r) and a human summary', () => {
+    const r = cli(['--duration', '1.6', '--pipeline', 'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('\r');
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('frames '));
+    expect(lines.length).toBeGreaterThanOrEqual(2); // one a second, plus the final one
+    expect(lines.at(-1)).toMatch(/^frames \d+ {2}fps [\d.]+ {2}zero-copy 100\.0% {2}cpu\/frame [\d.]+ ms {2}lag p50\/p99 [\d.]+\/[\d.]+ ms {2}dropped \d+$/);
+    expect(r.stdout).toMatch(/stopped by duration/);
+    expect(r.stdout).toMatch(/zero-copy (\d+)\/\1, copied 0/);
+  });
+
+  it('Ctrl-C (SIGINT) stops the default source cleanly and still prints the summary', async () => {
+    const child = spawn(process.execPath, [CLI, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const code = await new Promise<number | null>((resolve) => {
+      // Interrupt once the first progress line shows frames are flowing.
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/^frames \d+/m.test(stderr) && child.signalCode === null && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(0);
+    const s = JSON.parse(stdout);
+    expect(s.stoppedBy).toBe('signal');
+    expect(s.frames).toBeGreaterThan(0);
+    expect(s.zeroCopyPercent).toBe(100);
+  });
+
+  it('on a terminal, rewrites one progress line with \\r', () => {
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --duration 1.2 --pipeline 'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1'`;
+    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 30000 });
+    const rewrites = out.split('\r\x1b[Kframes ').length - 1;
+    expect(rewrites).toBeGreaterThanOrEqual(3); // every 250 ms
+    // Between rewrites there is no newline: it is one line, redrawn.
+    const progress = out.slice(out.indexOf('\r\x1b[Kframes '), out.lastIndexOf('\r\x1b[Kframes '));
+    expect(progress).not.toContain('\n');
+    expect(out).toMatch(/stopped by duration/);
+  });
+});
+
+describe('snapshots', () => {
+  it.each([
+    ['RGBA', 'pattern=solid-color foreground-color=0xff00ff00', [0, 255, 0, 255]],
+    ['BGRx', 'pattern=solid-color foreground-color=0xff3366cc', [0x33, 0x66, 0xcc, 255]],
+    ['RGBA', 'pattern=red', [255, 0, 0, 255]],
+  ])('%s %s: the PNG holds the frame\'s colour', (format, props, rgba) => {
+    const file = path.join(dir, `${format}-${rgba.join('-')}.png`);
+    const r = cli(['--pipeline', small(format, props), '--snapshot', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`snapshot: ${file}`);
+    const png = readPng(file);
+    expect([png.width, png.height]).toEqual([64, 48]);
+    for (const [x, y] of [[0, 0], [63, 47], [31, 20]] as const) expect(pixel(png, x, y)).toEqual(rgba);
+  });
+
+  it.each(['I420', 'NV12'])('%s is converted with BT.601 (colour bars within 3 levels of RGBA)', (format) => {
+    // videotestsrc's 75% bars in RGBA are the reference for the converted YUV frame.
+    const ref = path.join(dir, `bars-rgba-${format}.png`);
+    const yuv = path.join(dir, `bars-${format}.png`);
+    expect(cli(['--pipeline', small('RGBA', 'pattern=smpte75'), '--snapshot', ref]).code).toBe(0);
+    expect(cli(['--pipeline', small(format, 'pattern=smpte75'), '--snapshot', yuv]).code).toBe(0);
+    const a = readPng(ref);
+    const b = readPng(yuv);
+    for (let bar = 0; bar < 7; bar++) {
+      const x = Math.floor((bar + 0.5) * (64 / 7));
+      const pa = pixel(a, x, 10);
+      const pb = pixel(b, x, 10);
+      for (let c = 0; c < 3; c++) expect(Math.abs(pa[c]! - pb[c]!)).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('--snapshot-every N writes numbered files for every Nth frame', () => {
+    const base = path.join(dir, 'every.png');
+    const r = cli(['--json', '--pipeline', small('RGBA', 'pattern=blue'), '--snapshot', base, '--snapshot-every', '2']);
+    expect(r.code).toBe(0);
+    const files = ['every-0000.png', 'every-0001.png', 'every-0002.png'].map((f) => path.join(dir, f));
+    expect(JSON.parse(r.stdout).snapshots).toEqual(files); // frames 0, 2, 4 of 5
+    for (const f of files) expect(pixel(readPng(f), 5, 5)).toEqual([0, 0, 255, 255]);
+    expect(existsSync(path.join(dir, 'every-0003.png'))).toBe(false);
+  });
+
+  it('a format it cannot convert is refused with the fix', () => {
+    const r = cli(['--pipeline', small('YUY2'), '--snapshot', path.join(dir, 'yuy2.png')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot convert YUY2.*videoconvert/);
+  });
+});
