@@ -190,6 +190,7 @@ Napi::Value FrameSourceHandle::AbandonSlots(const Napi::CallbackInfo& info) {
 Napi::Value FrameSourceHandle::Retired(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<int> ids = pipeline_->ring()->takeRetired();
+  if (ids.empty()) return env.Undefined();
   Napi::Array out = Napi::Array::New(env, ids.size());
   for (size_t i = 0; i < ids.size(); i++) {
     slotRefs_.erase(ids[i]);

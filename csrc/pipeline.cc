@@ -477,6 +477,7 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
 
 void SourcePipeline::push(Item&& item) {
   std::vector<Item> drops;
+  bool needWake;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
     if (item.kind == Item::Kind::Frame) {
@@ -492,11 +493,16 @@ void SourcePipeline::push(Item&& item) {
         }
       }
       queuedFrames_++;
+      // A frame only needs JS woken when JS is waiting for one; a consumer that reads ahead
+      // finds it queued. Waking per frame costs more CPU than the frame's delivery itself.
+      needWake = jsWaiting_;
+    } else {
+      needWake = true;  // events must reach listeners even when nobody reads frames
     }
     queue_.push_back(std::move(item));
   }
   drops.clear();  // unref outside our lock: it returns buffers to their pool
-  wake();
+  if (needWake) wake();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -504,6 +510,8 @@ void SourcePipeline::push(Item&& item) {
 
 bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
+  // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
+  jsWaiting_ = acceptFrame && queue_.empty();
   if (queue_.empty()) return false;
   if (queue_.front().kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;

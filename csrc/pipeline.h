@@ -173,6 +173,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
+  bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
 
   std::mutex wakeMu_;
   std::function<void()> wake_;

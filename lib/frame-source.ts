@@ -355,7 +355,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         session.slots.set(placed[i]!, { buffer: arrays[i / 2]!.buffer, offset: placed[i + 1]! });
       }
     }
-    for (const id of h._retired()) session.slots.delete(id);
+    const retired = h._retired();
+    if (retired) for (const id of retired) session.slots.delete(id);
   }
 
   #pump(session: Session): void {

@@ -106,7 +106,8 @@ export declare class FrameSourceHandle {
   /** Returns [id0, offset0, id1, offset1, ...]: where each slot's aligned memory starts. */
   _addSlots(slots: Uint8Array[]): number[];
   _abandonSlots(): void;
-  _retired(): number[];
+  /** Slot ids retired since the last call, or undefined when none were. */
+  _retired(): number[] | undefined;
   _next(acceptFrame: boolean): NativeItem | undefined;
   _release(frameId: number): boolean;
   _stats(): NativeStats;
