@@ -25,7 +25,7 @@ Source (at most one; default: the built-in 1280x720 RGBA test pattern):
   --test [PATTERN]       GStreamer's test source, optionally with a pattern (smpte, ball, snow, red, ...)
   --live                 with --test: produce frames at the frame rate, like a camera
 
-Output (with --uri, --camera and --test; with --pipeline put caps in the description):
+Output (any source; a converter, scaler or rate adapter is added only when asked for):
   --format FMT           pixel format, e.g. RGBA, BGRA, I420, NV12
   --width N, --height N  frame size in pixels
   --framerate N          frames per second
@@ -141,13 +141,6 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
     if (values.test !== '') test.pattern = values.test;
     if (values.live) test.live = true;
     o.test = test;
-  }
-  const output = ['format', 'width', 'height', 'framerate'] as const;
-  if (values.pipeline !== undefined) {
-    const given = output.filter((k) => values[k] !== undefined);
-    if (given.length > 0) {
-      throw new UsageError(`--${given[0]} does not apply to --pipeline: put caps in the description (e.g. '... ! video/x-raw,format=RGBA,width=640')`);
-    }
   }
   if (values.format !== undefined) o.format = values.format;
   const width = positiveInteger('width', values.width);

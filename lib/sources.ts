@@ -223,6 +223,9 @@ export function buildSource(source: SourceSpec, output: OutputSpec, latency: num
   if (output.format !== null) caps.push(`format=${GST_FORMAT_NAME[output.format]}`);
   if (output.width !== null) caps.push(`width=${output.width}`);
   if (output.height !== null) caps.push(`height=${output.height}`);
+  // With one side given, square pixels make videoscale derive the other from the display aspect
+  // ratio (otherwise it keeps the other side and stretches the pixels instead).
+  if ((output.width === null) !== (output.height === null)) caps.push('pixel-aspect-ratio=1/1');
   if (output.framerate !== null) caps.push(`framerate=${fraction(output.framerate)}`);
   let description = head;
   for (const e of elements) description += ` ! ${e}`;

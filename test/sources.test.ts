@@ -93,8 +93,18 @@ describe('test patterns in every output format', () => {
     const plain = new FrameSource({ test: { width: 64, height: 48 } });
     expect(plain.options.pipeline).not.toMatch(/videoconvert|videoscale|videorate/);
     const shaped = new FrameSource({ test: { width: 64, height: 48 }, format: 'NV12', width: 32, framerate: 29.97 });
-    expect(shaped.options.pipeline).toMatch(/! videoconvert ! videoscale ! videorate ! video\/x-raw,format=NV12,width=32,framerate=30000\/1001$/);
+    expect(shaped.options.pipeline).toMatch(
+      /! videoconvert ! videoscale ! videorate ! video\/x-raw,format=NV12,width=32,pixel-aspect-ratio=1\/1,framerate=30000\/1001$/,
+    );
     return Promise.all([plain.close(), shaped.close()]);
+  });
+
+  it('keeps the aspect ratio when only one side of the output is given', async () => {
+    const source = new FrameSource({ test: { width: 640, height: 360 }, width: 320 });
+    const frame = (await source.read())!;
+    expect([frame.width, frame.height]).toEqual([320, 180]);
+    frame.release();
+    await source.close();
   });
 
   it('makes a live test source drop by default', async () => {
