@@ -156,7 +156,10 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
                  pools_.end());
     pools_.push_back(std::make_unique<WeakRef>(pool.get()));
   }
-  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize);
+  // One buffer more than the ring: appsink keeps a reference to the last buffer it handed out (in
+  // its reusable sample) until the next one arrives, so without it a consumer holding ringSize - 1
+  // frames that releases the newest would leave upstream waiting forever.
+  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize + 1);
   gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
   return GST_PAD_PROBE_HANDLED;
 }

@@ -159,21 +159,21 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #read(kept: boolean): Promise<Frame | null> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#state !== 'open' || this.#ended) return Promise.resolve(null);
+    // Checked before taking a queued frame: the pool has one buffer more than the ring (appsink
+    // keeps the newest), so a frame may be waiting even when you hold ringSize.
+    const held = this.#held;
+    if (held >= this.options.ringSize) {
+      return Promise.reject(
+        new FrameSourceError(
+          'ERR_RING_EXHAUSTED',
+          `you hold all ${held} frames of the ring (ringSize ${this.options.ringSize}), so no new frame can arrive: ` +
+            `release() some, or raise the ringSize option`,
+        ),
+      );
+    }
     return new Promise<Frame | null>((resolve, reject) => {
-      const reader: Reader = { resolve, reject, kept };
-      this.#readers.push(reader);
+      this.#readers.push({ resolve, reject, kept });
       this.#onWake();
-      const held = this.#held;
-      if (held >= this.options.ringSize && this.#readers.includes(reader)) {
-        this.#readers.splice(this.#readers.indexOf(reader), 1);
-        reject(
-          new FrameSourceError(
-            'ERR_RING_EXHAUSTED',
-            `you hold all ${held} frames of the ring (ringSize ${this.options.ringSize}), so no new frame can arrive: ` +
-              `release() some, or raise the ringSize option`,
-          ),
-        );
-      }
     });
   }
 
