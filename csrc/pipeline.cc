@@ -21,6 +21,24 @@ std::string describeMissing(const std::vector<std::string>& names) {
   return s;
 }
 
+bool hasSometimesSrcPads(GstBin* bin) {
+  bool found = false;
+  GstIterator* it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElementFactory* factory = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
+    const GList* t = factory ? gst_element_factory_get_static_pad_templates(factory) : nullptr;
+    for (; t && !found; t = t->next) {
+      auto* tmpl = static_cast<const GstStaticPadTemplate*>(t->data);
+      found = tmpl->direction == GST_PAD_SRC && tmpl->presence == GST_PAD_SOMETIMES;
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
 }  // namespace
 
 SourcePipeline::SourcePipeline(const PipelineOptions& opts)
@@ -76,7 +94,10 @@ bool SourcePipeline::build(BuildError* err) {
     err->message = std::string("the name '") + kSinkName + "' is reserved for frame-source's sink";
     return false;
   }
-  PadPtr dangling(gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
+  // An element with "sometimes" source pads (decodebin, demuxers) is linked later, when its pads
+  // appear: the parser delays those links, so an unlinked input downstream of one is expected.
+  PadPtr dangling(hasSometimesSrcPads(GST_BIN(top.get())) ? nullptr
+                                                          : gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
   if (dangling) {
     GstObject* parent = gst_pad_get_parent(dangling.get());
     std::string name = parent ? GST_OBJECT_NAME(parent) : "an element";
