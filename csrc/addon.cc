@@ -7,6 +7,7 @@
 
 #include "frame_source.h"
 #include "slot_ring.h"
+#include "util/leaks.h"
 
 namespace {
 
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("slotAlignment", static_cast<double>(fs::SlotRing::kAlign));
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
+  exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));  // tests only
   return exports;
 }
 
