@@ -7,7 +7,8 @@
         "csrc/frame_source.cc",
         "csrc/pipeline.cc",
         "csrc/slot_pool.cc",
-        "csrc/slot_ring.cc"
+        "csrc/slot_ring.cc",
+        "csrc/util/leaks.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

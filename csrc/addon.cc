@@ -11,6 +11,7 @@
 
 #include "frame_source.h"
 #include "slot_ring.h"
+#include "util/leaks.h"
 
 namespace {
 
@@ -156,6 +157,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listDevices", Napi::Function::New(env, listDevices, "listDevices"));
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
+  exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));  // tests only
   return exports;
 }
 

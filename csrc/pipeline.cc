@@ -45,6 +45,25 @@ std::string describeMissing(const std::vector<std::string>& names) {
   return s;
 }
 
+// Whether any element in the bin (recursively) can create source pads later (decodebin, demuxers).
+bool hasSometimesSrcPads(GstBin* bin) {
+  bool found = false;
+  GstIterator* it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElementFactory* factory = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
+    const GList* t = factory ? gst_element_factory_get_static_pad_templates(factory) : nullptr;
+    for (; t && !found; t = t->next) {
+      auto* tmpl = static_cast<const GstStaticPadTemplate*>(t->data);
+      found = tmpl->direction == GST_PAD_SRC && tmpl->presence == GST_PAD_SOMETIMES;
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
 }  // namespace
 
 SourcePipeline::SourcePipeline(const PipelineOptions& opts)
@@ -100,12 +119,24 @@ bool SourcePipeline::build(BuildError* err) {
     err->message = std::string("the name '") + kSinkName + "' is reserved for frame-source's sink";
     return false;
   }
-  // Without an element that has no input (a source), nothing would ever flow. Unlinked inputs
-  // are not reported: decodebin and friends link their outputs later, when the stream is known.
+  // Without an element that has no input (a source), nothing would ever flow.
   if (!hasSourceElement(GST_BIN(top.get()))) {
     err->code = "ERR_PIPELINE_PARSE";
     err->message = "the pipeline has no source element: it must start with one (e.g. 'videotestsrc ! ...', "
                    "'filesrc location=... ! decodebin ! videoconvert')";
+    return false;
+  }
+  // An unlinked input means a branch nothing feeds: the sink would wait forever, with no error
+  // and no end of stream. Elements with "sometimes" outputs (decodebin, demuxers) are linked only
+  // when their pads appear, so with one of them an unlinked input is expected.
+  PadPtr dangling(hasSometimesSrcPads(GST_BIN(top.get())) ? nullptr
+                                                          : gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
+  if (dangling) {
+    GstObject* parent = gst_pad_get_parent(dangling.get());
+    std::string name = parent ? GST_OBJECT_NAME(parent) : "an element";
+    if (parent) gst_object_unref(parent);
+    err->code = "ERR_PIPELINE_PARSE";
+    err->message = "'" + name + "' has an unlinked input: nothing would ever reach it (link it, or remove it)";
     return false;
   }
   if (!opts_.sourceProps.empty() || !opts_.sourceSetupProps.empty() || opts_.decoder != 0) {
@@ -298,7 +329,10 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
                  pools_.end());
     pools_.push_back(std::make_unique<WeakRef>(pool.get()));
   }
-  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize);
+  // One buffer more than the ring: appsink keeps a reference to the last buffer it handed out (in
+  // its reusable sample) until the next one arrives, so without it a consumer holding ringSize - 1
+  // frames that releases the newest would leave upstream waiting forever.
+  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize + 1);
   gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
   return GST_PAD_PROBE_HANDLED;
 }

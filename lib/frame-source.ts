@@ -86,12 +86,15 @@ const GST_RESOURCE_ERROR_READ = 9;
 const GST_STREAM_ERROR_TYPE_NOT_FOUND = 4;
 const GST_STREAM_ERROR_WRONG_TYPE = 5;
 const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
+const GST_PARSE_ERROR_DELAYED_LINK = 7;
 
 function errorCode(item: NativeMessageItem, options: NormalizedOptions): PipelineError['code'] {
   const core = item.domain === 'gst-core-error-quark';
   const stream = item.domain === 'gst-stream-error-quark';
   const resource = item.domain === 'gst-resource-error-quark';
   if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
+  // decodebin (or a demuxer) exposed its pads and none could link to what follows it.
+  if (item.domain === 'gst_parse_error' && item.code === GST_PARSE_ERROR_DELAYED_LINK) return 'ERR_NOT_NEGOTIATED';
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
     return 'ERR_MISSING_PLUGIN';
   }
@@ -251,21 +254,21 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #read(kept: boolean): Promise<Frame | null> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.#state !== 'open' || this.#ended) return Promise.resolve(null);
+    // Checked before taking a queued frame: the pool has one buffer more than the ring (appsink
+    // keeps the newest), so a frame may be waiting even when you hold ringSize.
+    const held = this.#held;
+    if (held >= this.options.ringSize) {
+      return Promise.reject(
+        new FrameSourceError(
+          'ERR_RING_EXHAUSTED',
+          `you hold all ${held} frames of the ring (ringSize ${this.options.ringSize}), so no new frame can arrive: ` +
+            `release() some, or raise the ringSize option`,
+        ),
+      );
+    }
     return new Promise<Frame | null>((resolve, reject) => {
-      const reader: Reader = { resolve, reject, kept };
-      this.#readers.push(reader);
+      this.#readers.push({ resolve, reject, kept });
       this.#onWake(this.#session);
-      const held = this.#held;
-      if (held >= this.options.ringSize && this.#readers.includes(reader)) {
-        this.#readers.splice(this.#readers.indexOf(reader), 1);
-        reject(
-          new FrameSourceError(
-            'ERR_RING_EXHAUSTED',
-            `you hold all ${held} frames of the ring (ringSize ${this.options.ringSize}), so no new frame can arrive: ` +
-              `release() some, or raise the ringSize option`,
-          ),
-        );
-      }
     });
   }
 
@@ -391,6 +394,22 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         }
         case ITEM_WARNING: {
           const warning = toPipelineError(item, this.options);
+          // GStreamer only warns when a delayed link fails, but then nothing can ever reach our sink;
+          // the error that usually follows can be lost in decodebin, so fail now.
+          if (warning.code === 'ERR_NOT_NEGOTIATED') {
+            this.#fail(
+              new PipelineError(
+                'ERR_NOT_NEGOTIATED',
+                `${warning.message}: the decoder's output could not be linked to the rest of the pipeline ` +
+                  `(add 'videoconvert' after decodebin, or use the uri and format options)`,
+                warning.debug,
+                warning.element,
+                warning.domain,
+                warning.gstCode,
+              ),
+            );
+            return;
+          }
           if (warning.code === 'ERR_CONNECTION') this.#connectionLost = warning;
           this.emit('warning', warning);
           break;

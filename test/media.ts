@@ -24,6 +24,16 @@ export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
   return ffmpegTestsrc(path.join(dir, name), '320x240', ['-c:v', 'libvpx-vp9', '-deadline', 'realtime']);
 }
 
+/** H.264 video with an AAC audio track in MP4: decodebin exposes an audio pad nothing links. */
+export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
+  const out = path.join(dir, name);
+  execFileSync('ffmpeg', [
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '-frames:v', String(FRAMES), '-t', String(FRAMES / 30), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
+  ]);
+  return out;
+}
+
 function ffmpegTestsrc(out: string, size: string, codec: string[]): string {
   execFileSync('ffmpeg', [
     '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(FRAMES), ...codec, out,

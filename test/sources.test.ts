@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, OptionRangeError, OptionTypeError, OUTPUT_FORMATS, type Frame } from '../lib/index';
 import { collect, gstDump, referenceFrames, tempDir } from './helpers';
-import { FRAMES, makeMp4, makeVp9, makeWebm } from './media';
+import { FRAMES, makeAvMp4, makeMp4, makeVp9, makeWebm } from './media';
 
 let dir: string;
 let webm: string;
@@ -156,6 +156,18 @@ describe('files by URI', () => {
     expect(frames.length).toBeGreaterThanOrEqual(10);
     expect(frames.length).toBeLessThanOrEqual(11);
     expect(source.stats.zeroCopyFrames).toBe(source.stats.frames);
+  });
+
+  it('takes the video of a file with an audio track too, by uri and by a decodebin description', async () => {
+    const av = makeAvMp4(dir);
+    for (const options of [{ uri: uri(av) }, { pipeline: `filesrc location=${av} ! decodebin ! videoconvert` }]) {
+      const source = new FrameSource(options);
+      const warnings: string[] = [];
+      source.on('warning', (w) => warnings.push(w.message));
+      const { frames } = await collect(source);
+      expect(frames).toHaveLength(FRAMES);
+      expect(warnings).toEqual([]);
+    }
   });
 
   it('uses only software decoders when asked', async () => {

@@ -130,4 +130,9 @@ export interface NativeBinding {
   slotAlignment: number;
   elementExists(name: string): boolean;
   FrameSourceHandle: typeof FrameSourceHandle;
+  /**
+   * Test-only diagnostics: the objects GStreamer's leaks tracer counts as alive, or null when the
+   * process was not started with GST_TRACERS=leaks. Not part of the public API.
+   */
+  _liveObjects(): Array<{ type: string; address: string }> | null;
 }
