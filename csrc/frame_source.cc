@@ -217,7 +217,6 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("duration", usOrMinusOne(item.duration));
       o.Set("sequence", static_cast<double>(item.sequence));
       o.Set("copied", item.copied);
-      o.Set("formatId", item.formatId);
       if (item.planes > 0) o.Set("layout", layoutArray(env, item.planes, item.layout));
       break;
     }

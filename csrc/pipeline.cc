@@ -175,7 +175,6 @@ bool SourcePipeline::build(BuildError* err) {
   g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
                FALSE, nullptr);
   pipeline_ = std::move(top);
-  sink_ = sink;
 
   GstAppSinkCallbacks callbacks{};
   callbacks.new_sample = &SourcePipeline::onNewSample;
@@ -320,6 +319,9 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   PoolPtr pool(newSlotPool(ring_));
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
+    // cancelWaits() sets stopping_ before flushPools() takes this lock: a pool registered here is
+    // either flushed by it, or not offered at all.
+    if (stopping_) return GST_PAD_PROBE_OK;
     pools_.erase(std::remove_if(pools_.begin(), pools_.end(),
                                 [](const std::unique_ptr<WeakRef>& w) {
                                   gpointer p = w->get();
@@ -399,7 +401,6 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
   item.sequence = sequence_++;
   item.pts = GST_BUFFER_PTS(buf);
   item.duration = GST_BUFFER_DURATION(buf);
-  item.formatId = format_->id;
   // Strides come from the buffer's GstVideoMeta when it has one: never assume the caps' layout.
   if (GstVideoMeta* meta = gst_buffer_get_video_meta(buf)) {
     bool same = meta->n_planes == format_->planes;
@@ -604,10 +605,15 @@ void SourcePipeline::flushPools() {
   }
 }
 
-void SourcePipeline::stop(std::function<void()> done) {
+// Any thread: no new pool is offered, and every wait (for JS slots, for a pool buffer) ends now.
+void SourcePipeline::cancelWaits() {
   stopping_ = true;
   ring_->cancel();
   flushPools();
+}
+
+void SourcePipeline::stop(std::function<void()> done) {
+  cancelWaits();  // at once, on the JS thread, so that close() never waits for the new thread
   auto self = shared_from_this();
   std::thread([self, done]() {
     self->teardown();
@@ -615,12 +621,7 @@ void SourcePipeline::stop(std::function<void()> done) {
   }).detach();
 }
 
-void SourcePipeline::stopNow() {
-  stopping_ = true;
-  ring_->cancel();
-  flushPools();
-  teardown();
-}
+void SourcePipeline::stopNow() { teardown(); }
 
 void SourcePipeline::teardown() {
   {
@@ -632,21 +633,15 @@ void SourcePipeline::teardown() {
     }
     tearingDown_ = true;
   }
-  stopping_ = true;
-  ring_->cancel();
-  flushPools();
+  cancelWaits();
   {
     std::unique_lock<std::mutex> lk(threadsMu_);
     threadsCv_.wait(lk, [this] { return starting_ == 0; });
   }
   if (pipeline_) {
-    // Pools set up after our first flush (a negotiation racing with stop) are flushed as the pads
-    // deactivate; ours again in case one was proposed in between.
-    flushPools();
     gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
     BusPtr bus(gst_element_get_bus(pipeline_.get()));
     gst_bus_set_sync_handler(bus.get(), nullptr, nullptr, nullptr);
-    sink_ = nullptr;
     pipeline_.reset();
   }
   lastCaps_.reset();

@@ -72,7 +72,6 @@ struct Item {
   uint64_t duration = GST_CLOCK_TIME_NONE;
   uint64_t sequence = 0;
   bool copied = false;
-  uint32_t formatId = 0;
   uint32_t planes = 0;  // > 0 when this frame's layout differs from its format's
   PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
 
@@ -149,12 +148,12 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool dropping() const;
   uint32_t upfrontSlots() const;
   void teardown();
+  void cancelWaits();
   void flushPools();
 
   PipelineOptions opts_;
   std::shared_ptr<SlotRing> ring_;
   ElementPtr pipeline_;
-  GstElement* sink_ = nullptr;  // owned by pipeline_
 
   // Streaming-thread state (appsink has one streaming thread at a time).
   CapsPtr lastCaps_;

@@ -40,7 +40,6 @@ export interface NativeFrameItem {
   duration: number;
   sequence: number;
   copied: boolean;
-  formatId: number;
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
 }
