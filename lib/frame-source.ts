@@ -88,13 +88,18 @@ const GST_STREAM_ERROR_WRONG_TYPE = 5;
 const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
 const GST_PARSE_ERROR_DELAYED_LINK = 7;
 
+// decodebin (or a demuxer) exposed its pads and none could link to what follows it. GStreamer only
+// warns, but nothing can ever reach our sink then.
+function isDelayedLinkFailure(item: NativeMessageItem): boolean {
+  return item.domain === 'gst_parse_error' && item.code === GST_PARSE_ERROR_DELAYED_LINK;
+}
+
 function errorCode(item: NativeMessageItem, options: NormalizedOptions): PipelineError['code'] {
   const core = item.domain === 'gst-core-error-quark';
   const stream = item.domain === 'gst-stream-error-quark';
   const resource = item.domain === 'gst-resource-error-quark';
   if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
-  // decodebin (or a demuxer) exposed its pads and none could link to what follows it.
-  if (item.domain === 'gst_parse_error' && item.code === GST_PARSE_ERROR_DELAYED_LINK) return 'ERR_NOT_NEGOTIATED';
+  if (isDelayedLinkFailure(item)) return 'ERR_NOT_NEGOTIATED';
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
     return 'ERR_MISSING_PLUGIN';
   }
@@ -116,12 +121,17 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
 function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): PipelineError {
   const code = errorCode(item, options);
   const where = item.source ? ` (from ${item.source})` : '';
-  const fix =
-    code === 'ERR_MISSING_PLUGIN'
-      ? `. GStreamer lacks a plugin${item.missing ? ` (${item.missing})` : ''}: on Debian/Ubuntu install ` +
-        'gstreamer1.0-libav, gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad or gstreamer1.0-plugins-ugly ' +
-        '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)'
-      : '';
+  let fix = '';
+  if (code === 'ERR_MISSING_PLUGIN') {
+    fix =
+      `. GStreamer lacks a plugin${item.missing ? ` (${item.missing})` : ''}: on Debian/Ubuntu install ` +
+      'gstreamer1.0-libav, gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad or gstreamer1.0-plugins-ugly ' +
+      '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)';
+  } else if (isDelayedLinkFailure(item)) {
+    fix =
+      ": the decoder's output could not be linked to the rest of the pipeline " +
+      "(add 'videoconvert' after decodebin, or use the uri and format options)";
+  }
   return new PipelineError(
     code,
     `${item.message}${where}${fix}`,
@@ -394,20 +404,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         }
         case ITEM_WARNING: {
           const warning = toPipelineError(item, this.options);
-          // GStreamer only warns when a delayed link fails, but then nothing can ever reach our sink;
-          // the error that usually follows can be lost in decodebin, so fail now.
-          if (warning.code === 'ERR_NOT_NEGOTIATED') {
-            this.#fail(
-              new PipelineError(
-                'ERR_NOT_NEGOTIATED',
-                `${warning.message}: the decoder's output could not be linked to the rest of the pipeline ` +
-                  `(add 'videoconvert' after decodebin, or use the uri and format options)`,
-                warning.debug,
-                warning.element,
-                warning.domain,
-                warning.gstCode,
-              ),
-            );
+          // The error that usually follows a failed delayed link can be lost in decodebin: fail now.
+          if (isDelayedLinkFailure(item)) {
+            this.#fail(warning);
             return;
           }
           if (warning.code === 'ERR_CONNECTION') this.#connectionLost = warning;
