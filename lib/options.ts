@@ -113,6 +113,7 @@ export const LIMITS = {
   statsInterval: { min: 0, max: 3_600_000 },
 };
 
+// prettier-ignore
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
   'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
 
+// prettier-ignore
 export const TEST_PATTERNS = [
   'smpte', 'snow', 'black', 'white', 'red', 'green', 'blue', 'checkers-1', 'checkers-2', 'checkers-4',
   'checkers-8', 'circular', 'blink', 'smpte75', 'zone-plate', 'gamut', 'chroma-zone-plate', 'solid-color',
@@ -16,6 +17,7 @@ export type TestPattern = (typeof TEST_PATTERNS)[number];
 /** Output pixel formats frame-source can be asked for. */
 export const OUTPUT_FORMATS = ['RGBA', 'BGRA', 'RGBX', 'BGRX', 'I420', 'NV12', 'GRAY8'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+// prettier-ignore
 const GST_FORMAT_NAME: Record<OutputFormat, string> = {
   RGBA: 'RGBA', BGRA: 'BGRA', RGBX: 'RGBx', BGRX: 'BGRx', I420: 'I420', NV12: 'NV12', GRAY8: 'GRAY8',
 };

@@ -7,6 +7,7 @@ export const FRAMES = 20;
 /** VP8 in WebM at an odd size, by GStreamer. */
 export function makeWebm(dir: string, name = 'vp8-1278x719.webm'): string {
   const out = path.join(dir, name);
+  // prettier-ignore
   execFileSync('gst-launch-1.0', [
     '-q', 'videotestsrc', `num-buffers=${FRAMES}`, 'pattern=ball', '!', 'video/x-raw,width=1278,height=719,framerate=30/1',
     '!', 'vp8enc', 'deadline=1', '!', 'webmmux', '!', 'filesink', `location=${out}`,
@@ -27,6 +28,7 @@ export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
 /** H.264 video with an AAC audio track in MP4: decodebin exposes an audio pad nothing links. */
 export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
   const out = path.join(dir, name);
+  // prettier-ignore
   execFileSync('ffmpeg', [
     '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
     '-frames:v', String(FRAMES), '-t', String(FRAMES / 30), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
@@ -35,6 +37,7 @@ export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
 }
 
 function ffmpegTestsrc(out: string, size: string, codec: string[]): string {
+  // prettier-ignore
   execFileSync('ffmpeg', [
     '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(FRAMES), ...codec, out,
   ]);
