@@ -52,9 +52,13 @@ function panel(out, { ox, oy, W, H, title, rows, variants, value, log, yLabel })
     const pts = rows.filter((r) => r.variant === v && value(r) !== null).sort((a, b) => mp(a) - mp(b));
     if (pts.length === 0) continue;
     const color = COLORS[v] ?? '#2ca02c';
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((r) => `${n1(x(mp(r)))},${n1(y(value(r)))}`).join(' ')}"/>`);
+    out.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((r) => `${n1(x(mp(r)))},${n1(y(value(r)))}`).join(' ')}"/>`,
+    );
     for (const r of pts) {
-      out.push(`<circle cx="${n1(x(mp(r)))}" cy="${n1(y(value(r)))}" r="3" fill="${color}"><title>${esc(`${r.variant} ${r.size} ${r.format}: ${value(r).toFixed(3)} ms/frame`)}</title></circle>`);
+      out.push(
+        `<circle cx="${n1(x(mp(r)))}" cy="${n1(y(value(r)))}" r="3" fill="${color}"><title>${esc(`${r.variant} ${r.size} ${r.format}: ${value(r).toFixed(3)} ms/frame`)}</title></circle>`,
+      );
     }
   }
 }
@@ -69,16 +73,42 @@ export function renderChart(result) {
   const width = W * formats.length;
   const height = 30 + H1 + H2 + legendH + 24;
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   const m = result.machine;
-  out.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(`CPU per frame vs frame size: ${m.cpu}, ${m.cores} cores, GStreamer ${m.gstreamer}, Node ${m.node}`)}</text>`);
+  out.push(
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(`CPU per frame vs frame size: ${m.cpu}, ${m.cores} cores, GStreamer ${m.gstreamer}, Node ${m.node}`)}</text>`,
+  );
   formats.forEach((format, i) => {
     const rows = result.rows.filter((r) => r.format === format && r.cpuMsPerFrame !== null);
-    panel(out, { ox: i * W, oy: 30, W, H: H1, title: `${format}: CPU ms per frame (log scale)`, rows, variants, value: (r) => r.cpuMsPerFrame, log: true, yLabel: 'CPU ms per frame' });
+    panel(out, {
+      ox: i * W,
+      oy: 30,
+      W,
+      H: H1,
+      title: `${format}: CPU ms per frame (log scale)`,
+      rows,
+      variants,
+      value: (r) => r.cpuMsPerFrame,
+      log: true,
+      yLabel: 'CPU ms per frame',
+    });
     const fsRows = rows.filter((r) => r.variant === 'zero-copy' || r.variant === 'copy-fallback');
     if (fsRows.length > 0) {
-      panel(out, { ox: i * W, oy: 30 + H1, W, H: H2, title: `${format}: frame-source's CPU over the floor`, rows: fsRows, variants, value: (r) => r.overheadMsPerFrame, log: false, yLabel: '+ms per frame' });
+      panel(out, {
+        ox: i * W,
+        oy: 30 + H1,
+        W,
+        H: H2,
+        title: `${format}: frame-source's CPU over the floor`,
+        rows: fsRows,
+        variants,
+        value: (r) => r.overheadMsPerFrame,
+        log: false,
+        yLabel: '+ms per frame',
+      });
     }
   });
   variants.forEach((v, k) => {
@@ -86,7 +116,9 @@ export function renderChart(result) {
     out.push(`<line x1="56" x2="80" y1="${ly}" y2="${ly}" stroke="${COLORS[v] ?? '#2ca02c'}" stroke-width="3"/>`);
     out.push(`<text x="88" y="${ly + 4}">${esc(result.labels?.[v] ?? v)}</text>`);
   });
-  out.push(`<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the table for its share)`)}</text>`);
+  out.push(
+    `<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the table for its share)`)}</text>`,
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -71,7 +71,10 @@ const addon = path.join(here, 'appsink-copy', 'build', 'Release', 'appsink_copy.
 if (!existsSync(addon)) {
   console.error('bench: building bench/appsink-copy (first run) ...');
   // Through npm so its configuration (e.g. nodedir for offline header lookup) reaches node-gyp.
-  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], { cwd: path.join(here, 'appsink-copy'), stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], {
+    cwd: path.join(here, 'appsink-copy'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 if (!existsSync(path.join(root, 'dist', 'index.cjs'))) {
   console.error('bench: dist/ is missing: run npm run build first');
@@ -173,9 +176,7 @@ for (let round = 1; round <= rounds; round++) {
       const key = `${w.size} ${w.format} ${variant}`;
       if (!samples.has(key)) samples.set(key, []);
       samples.get(key).push(r);
-      process.stderr.write(
-        `\rround ${round}/${rounds}  ${key.padEnd(26)} ${(r.cpuMs / r.measuredFrames).toFixed(3)} ms/frame   `,
-      );
+      process.stderr.write(`\rround ${round}/${rounds}  ${key.padEnd(26)} ${(r.cpuMs / r.measuredFrames).toFixed(3)} ms/frame   `);
     }
   }
 }
@@ -225,11 +226,33 @@ function machine() {
     if (m) cpu = m[1].trim();
   } catch {}
   const gst = /version (\S+)/.exec(execFileSync('gst-launch-1.0', ['--version'], { encoding: 'utf8' }))?.[1];
-  return { cpu, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`, gstreamer: gst, node: process.versions.node };
+  return {
+    cpu,
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    gstreamer: gst,
+    node: process.versions.node,
+  };
 }
 
 const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
-const header = ['size', 'format', 'variant', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', '× floor w/o consumer', 'wall ms', 'fps', 'lat p50 ms', 'lat p99 ms', 'peak RSS MiB', 'zero-copy %'];
+const header = [
+  'size',
+  'format',
+  'variant',
+  'CPU ms/frame',
+  '× floor',
+  '+ms/frame',
+  'consumer ms',
+  '× floor w/o consumer',
+  'wall ms',
+  'fps',
+  'lat p50 ms',
+  'lat p99 ms',
+  'peak RSS MiB',
+  'zero-copy %',
+];
 const table = [
   `| ${header.join(' | ')} |`,
   `|${header.map((h, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
@@ -242,14 +265,25 @@ const table = [
 const result = {
   date: new Date().toISOString(),
   machine: machine(),
-  settings: { rounds, sizes, formats, variants, frames: Object.fromEntries(sizes.map((s) => [s, framesFor(s)])), quick: !!args.quick, seconds: Math.round((Date.now() - started) / 1000) },
+  settings: {
+    rounds,
+    sizes,
+    formats,
+    variants,
+    frames: Object.fromEntries(sizes.map((s) => [s, framesFor(s)])),
+    quick: !!args.quick,
+    seconds: Math.round((Date.now() - started) / 1000),
+  },
   definitions: {
-    cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage)',
+    cpuMsPerFrame:
+      'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage)',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame for the same size and format',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
-    consumerMsPerFrame: "time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer",
+    consumerMsPerFrame:
+      'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
     ratioToFloorWithoutConsumer: '(CPU minus consumer time) per frame / the floor cpuMsPerFrame: what frame-source itself adds',
-    latency: "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99 over the run's frames, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
+    latency:
+      "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99 over the run's frames, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
     consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame',
   },
   labels: LABELS,

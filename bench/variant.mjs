@@ -62,7 +62,11 @@ if (variant === 'zero-copy' || variant === 'copy-fallback') {
     consume(frame.data);
   }
   const s = source.stats;
-  extra = { zeroCopyPercent: s.frames > 0 ? (100 * s.zeroCopyFrames) / s.frames : 0, copiedFrames: s.copiedFrames, droppedFrames: s.droppedFrames };
+  extra = {
+    zeroCopyPercent: s.frames > 0 ? (100 * s.zeroCopyFrames) / s.frames : 0,
+    copiedFrames: s.copiedFrames,
+    droppedFrames: s.droppedFrames,
+  };
 } else if (variant === 'appsink-copy') {
   await new Promise((resolve, reject) => {
     const pull = new native.AppsinkCopy(

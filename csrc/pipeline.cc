@@ -122,15 +122,16 @@ bool SourcePipeline::build(BuildError* err) {
   // Without an element that has no input (a source), nothing would ever flow.
   if (!hasSourceElement(GST_BIN(top.get()))) {
     err->code = "ERR_PIPELINE_PARSE";
-    err->message = "the pipeline has no source element: it must start with one (e.g. 'videotestsrc ! ...', "
-                   "'filesrc location=... ! decodebin ! videoconvert')";
+    err->message =
+        "the pipeline has no source element: it must start with one (e.g. 'videotestsrc ! ...', "
+        "'filesrc location=... ! decodebin ! videoconvert')";
     return false;
   }
   // An unlinked input means a branch nothing feeds: the sink would wait forever, with no error
   // and no end of stream. Elements with "sometimes" outputs (decodebin, demuxers) are linked only
   // when their pads appear, so with one of them an unlinked input is expected.
-  PadPtr dangling(hasSometimesSrcPads(GST_BIN(top.get())) ? nullptr
-                                                          : gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
+  PadPtr dangling(
+      hasSometimesSrcPads(GST_BIN(top.get())) ? nullptr : gst_bin_find_unlinked_pad(GST_BIN(top.get()), GST_PAD_SINK));
   if (dangling) {
     GstObject* parent = gst_pad_get_parent(dangling.get());
     std::string name = parent ? GST_OBJECT_NAME(parent) : "an element";
@@ -172,8 +173,8 @@ bool SourcePipeline::build(BuildError* err) {
     elements_.assign(names.rbegin(), names.rend());
   }
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
-  g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
-               FALSE, nullptr);
+  g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos", FALSE,
+               nullptr);
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
@@ -519,8 +520,8 @@ void SourcePipeline::push(Item&& item) {
       if (dropping()) {
         size_t keep = std::max<uint32_t>(opts_.maxQueued, 1);
         while (queuedFrames_ >= keep) {
-          auto it = std::find_if(queue_.begin(), queue_.end(),
-                                 [](const Item& i) { return i.kind == Item::Kind::Frame; });
+          auto it =
+              std::find_if(queue_.begin(), queue_.end(), [](const Item& i) { return i.kind == Item::Kind::Frame; });
           drops.push_back(std::move(*it));
           queue_.erase(it);
           queuedFrames_--;

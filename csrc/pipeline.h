@@ -92,7 +92,7 @@ struct PipelineStats {
 };
 
 struct BuildError {
-  std::string code;     // ERR_PIPELINE_PARSE, ERR_MISSING_ELEMENT
+  std::string code;  // ERR_PIPELINE_PARSE, ERR_MISSING_ELEMENT
   std::string message;
   std::vector<std::string> missing;  // element names
 };
@@ -132,8 +132,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   static GstBusSyncReply onBusMessage(GstBus* bus, GstMessage* msg, gpointer self);
   static void onElementAdded(GstBin* bin, GstBin* sub, GstElement* element, gpointer self);
   static void onSourceSetup(GstElement* bin, GstElement* source, gpointer self);
-  static int onAutoplugSelect(GstElement* bin, GstPad* pad, GstCaps* caps, GstElementFactory* factory,
-                              gpointer self);
+  static int onAutoplugSelect(GstElement* bin, GstPad* pad, GstCaps* caps, GstElementFactory* factory, gpointer self);
   bool applyProperties(GstElement* element, const std::vector<std::pair<std::string, std::string>>& props,
                        bool onlyExisting, BuildError* err);
   void loopToStart();

@@ -97,10 +97,10 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   size_t live_ = 0;
   size_t inUse_ = 0;
   size_t bytes_ = 0;
-  size_t minSize_ = 0;  // free slots smaller than the current frame size are retired
-  Request request_;     // asked of JS, not yet taken by it
-  size_t inFlight_ = 0; // taken by JS, not yet added
-  size_t waiters_ = 0;  // threads inside acquire()
+  size_t minSize_ = 0;   // free slots smaller than the current frame size are retired
+  Request request_;      // asked of JS, not yet taken by it
+  size_t inFlight_ = 0;  // taken by JS, not yet added
+  size_t waiters_ = 0;   // threads inside acquire()
   std::vector<int> retired_;
   bool cancelled_ = false;
   std::function<void()> wake_;

@@ -23,7 +23,13 @@ worker.on('message', ({ sequence, mean }) => {
 for await (const frame of source) {
   if (frame.data.buffer instanceof SharedArrayBuffer === false) throw new Error('needs SharedArrayBuffer');
   inFlight.set(frame.sequence, frame.keep());
-  worker.postMessage({ sequence: frame.sequence, data: frame.data, width: frame.width, height: frame.height, stride: frame.layout[0].stride });
+  worker.postMessage({
+    sequence: frame.sequence,
+    data: frame.data,
+    width: frame.width,
+    height: frame.height,
+    stride: frame.layout[0].stride,
+  });
   // Keep some slots free for GStreamer: wait while the worker holds most of the ring.
   while (inFlight.size >= source.options.ringSize - 2) await new Promise((r) => (wake = r));
 }

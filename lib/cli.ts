@@ -337,7 +337,9 @@ async function run(opts: CliOptions): Promise<number> {
       `lag p50/p99 ${lag}  dropped ${s.droppedFrames}`
     );
   };
-  const timer = opts.quiet ? null : setInterval(() => err.write(tty ? `\r\x1b[K${progress(false)}` : `${progress(false)}\n`), tty ? 250 : 1000);
+  const timer = opts.quiet
+    ? null
+    : setInterval(() => err.write(tty ? `\r\x1b[K${progress(false)}` : `${progress(false)}\n`), tty ? 250 : 1000);
 
   let failure: unknown = null;
   try {
@@ -450,7 +452,9 @@ export async function main(argv: string[]): Promise<number> {
     return await run(opts);
   } catch (err) {
     const e = err as { code?: string; message?: string };
-    process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}frame-source: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
+    process.stderr.write(
+      `${process.stderr.isTTY ? '\r\x1b[K' : ''}frame-source: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`,
+    );
     return err instanceof UsageError || e.code === 'ERR_INVALID_OPTION' ? 2 : 1;
   }
 }

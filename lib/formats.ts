@@ -3,17 +3,7 @@ import { FrameSourceError } from './errors';
 import type { NativeFormatItem } from '../types/binding';
 
 /** WebCodecs VideoPixelFormat names, or GStreamer's name for formats WebCodecs lacks (GRAY8, YUY2, ...). */
-export type PixelFormat =
-  | 'RGBA'
-  | 'BGRA'
-  | 'RGBX'
-  | 'BGRX'
-  | 'I420'
-  | 'I420A'
-  | 'I422'
-  | 'I444'
-  | 'NV12'
-  | (string & Record<never, never>);
+export type PixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' | 'I422' | 'I444' | 'NV12' | (string & Record<never, never>);
 
 /** Where one plane starts in `frame.data`, and the bytes from one row to the next (WebCodecs PlaneLayout). */
 export interface PlaneLayout {

@@ -103,13 +103,20 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
     return 'ERR_MISSING_PLUGIN';
   }
-  if (stream && (item.code === GST_STREAM_ERROR_TYPE_NOT_FOUND || item.code === GST_STREAM_ERROR_WRONG_TYPE)) return 'ERR_UNSUPPORTED_MEDIA';
+  if (stream && (item.code === GST_STREAM_ERROR_TYPE_NOT_FOUND || item.code === GST_STREAM_ERROR_WRONG_TYPE))
+    return 'ERR_UNSUPPORTED_MEDIA';
   const src = options.source;
   if (src.kind === 'camera' && resource) {
     if (item.code === GST_RESOURCE_ERROR_BUSY) return 'ERR_CAMERA_BUSY';
     if (item.code === GST_RESOURCE_ERROR_NOT_FOUND) return 'ERR_CAMERA_NOT_FOUND';
   }
-  if (src.kind === 'uri' && isNetworkScheme(src.scheme) && resource && item.code >= GST_RESOURCE_ERROR_NOT_FOUND && item.code <= GST_RESOURCE_ERROR_READ) {
+  if (
+    src.kind === 'uri' &&
+    isNetworkScheme(src.scheme) &&
+    resource &&
+    item.code >= GST_RESOURCE_ERROR_NOT_FOUND &&
+    item.code <= GST_RESOURCE_ERROR_READ
+  ) {
     return 'ERR_CONNECTION';
   }
   if (resource && (item.code === GST_RESOURCE_ERROR_OPEN_READ || item.code === GST_RESOURCE_ERROR_NOT_FOUND) && src.kind === 'uri') {
@@ -132,14 +139,7 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
       ": the decoder's output could not be linked to the rest of the pipeline " +
       "(add 'videoconvert' after decodebin, or use the uri and format options)";
   }
-  return new PipelineError(
-    code,
-    `${item.message}${where}${fix}`,
-    item.debug,
-    item.source,
-    item.domain,
-    item.code,
-  );
+  return new PipelineError(code, `${item.message}${where}${fix}`, item.debug, item.source, item.domain, item.code);
 }
 
 function toConstructError(err: unknown): Error {

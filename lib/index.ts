@@ -7,13 +7,6 @@ export type { PixelFormat, PlaneLayout, VideoFormat, VideoFrameBufferInit } from
 export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
 export type { Backend, FrameSourceOptions, NormalizedOptions } from './options';
-export {
-  FrameSourceError,
-  MissingElementError,
-  OptionRangeError,
-  OptionTypeError,
-  PipelineError,
-  debianPackageFor,
-} from './errors';
+export { FrameSourceError, MissingElementError, OptionRangeError, OptionTypeError, PipelineError, debianPackageFor } from './errors';
 export type { ErrorCode } from './errors';
 export { gstreamerVersion } from './versions';

@@ -193,7 +193,10 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
 
   if (o.loop !== undefined && typeof o.loop !== 'boolean') throw new OptionTypeError('loop', 'a boolean', o.loop);
   const loop = o.loop === true;
-  if (loop && (source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme)))) {
+  if (
+    loop &&
+    (source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme)))
+  ) {
     throw new OptionRangeError('loop', 'true only for files and other non-live sources', o.loop);
   }
 
@@ -203,7 +206,8 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
       throw new OptionRangeError('reconnect', 'given only with a network uri (rtsp, http, ...)', o.reconnect);
     }
     const r = o.reconnect === true ? {} : o.reconnect;
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new OptionTypeError('reconnect', 'a boolean or { attempts, delay }', o.reconnect);
+    if (typeof r !== 'object' || r === null || Array.isArray(r))
+      throw new OptionTypeError('reconnect', 'a boolean or { attempts, delay }', o.reconnect);
     const rr = r as Record<string, unknown>;
     for (const key of Object.keys(rr)) {
       if (key !== 'attempts' && key !== 'delay') throw new OptionTypeError(`reconnect.${key}`, 'attempts or delay', rr[key]);

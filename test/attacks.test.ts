@@ -44,7 +44,8 @@ it('runs 8 sources at once, of different formats, holding frames in each, and ge
   const sources = formats.map(
     (format, i) =>
       new FrameSource({
-        pipeline: `videotestsrc num-buffers=40 pattern=${i} ! video/x-raw,format=${format},width=${96 + 16 * i},height=64` +
+        pipeline:
+          `videotestsrc num-buffers=40 pattern=${i} ! video/x-raw,format=${format},width=${96 + 16 * i},height=64` +
           (i % 2 ? ' ! videoconvert ! video/x-raw,format=RGBA' : ''),
         ringSize: 3 + i,
       }),

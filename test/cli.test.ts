@@ -37,7 +37,20 @@ describe('flags', () => {
   it('--help documents every flag and exits 0', () => {
     const r = cli(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--pipeline', '--uri', '--camera', '--test', '--format', '--width', '--height', '--frames', '--duration', '--json', '--snapshot', '--snapshot-every']) {
+    for (const flag of [
+      '--pipeline',
+      '--uri',
+      '--camera',
+      '--test',
+      '--format',
+      '--width',
+      '--height',
+      '--frames',
+      '--duration',
+      '--json',
+      '--snapshot',
+      '--snapshot-every',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -100,12 +113,19 @@ describe('the main job', () => {
   });
 
   it('without a terminal, prints plain progress lines (no \\r) and a human summary', () => {
-    const r = cli(['--duration', '1.6', '--pipeline', 'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1']);
+    const r = cli([
+      '--duration',
+      '1.6',
+      '--pipeline',
+      'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toContain('\r');
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('frames '));
     expect(lines.length).toBeGreaterThanOrEqual(2); // one a second, plus the final one
-    expect(lines.at(-1)).toMatch(/^frames \d+ {2}fps [\d.]+ {2}zero-copy 100\.0% {2}cpu\/frame [\d.]+ ms {2}lag p50\/p99 [\d.]+\/[\d.]+ ms {2}dropped \d+$/);
+    expect(lines.at(-1)).toMatch(
+      /^frames \d+ {2}fps [\d.]+ {2}zero-copy 100\.0% {2}cpu\/frame [\d.]+ ms {2}lag p50\/p99 [\d.]+\/[\d.]+ ms {2}dropped \d+$/,
+    );
     expect(r.stdout).toMatch(/stopped by duration/);
     expect(r.stdout).toMatch(/zero-copy (\d+)\/\1, copied 0/);
   });
@@ -147,14 +167,19 @@ describe('snapshots', () => {
     ['RGBA', 'pattern=solid-color foreground-color=0xff00ff00', [0, 255, 0, 255]],
     ['BGRx', 'pattern=solid-color foreground-color=0xff3366cc', [0x33, 0x66, 0xcc, 255]],
     ['RGBA', 'pattern=red', [255, 0, 0, 255]],
-  ])('%s %s: the PNG holds the frame\'s colour', (format, props, rgba) => {
+  ])("%s %s: the PNG holds the frame's colour", (format, props, rgba) => {
     const file = path.join(dir, `${format}-${rgba.join('-')}.png`);
     const r = cli(['--pipeline', small(format, props), '--snapshot', file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`snapshot: ${file}`);
     const png = readPng(file);
     expect([png.width, png.height]).toEqual([64, 48]);
-    for (const [x, y] of [[0, 0], [63, 47], [31, 20]] as const) expect(pixel(png, x, y)).toEqual(rgba);
+    for (const [x, y] of [
+      [0, 0],
+      [63, 47],
+      [31, 20],
+    ] as const)
+      expect(pixel(png, x, y)).toEqual(rgba);
   });
 
   it.each(['I420', 'NV12'])('%s is converted with BT.601 (colour bars within 3 levels of RGBA)', (format) => {

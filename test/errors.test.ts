@@ -118,7 +118,11 @@ describe('runtime errors', () => {
     }
     expect(caught).toBeInstanceOf(PipelineError);
     // Element numbers are per process: other suites in the same jest worker make filesrcs too.
-    expect(caught).toMatchObject({ code: 'ERR_PIPELINE', element: expect.stringMatching(/^filesrc\d+$/), domain: 'gst-resource-error-quark' });
+    expect(caught).toMatchObject({
+      code: 'ERR_PIPELINE',
+      element: expect.stringMatching(/^filesrc\d+$/),
+      domain: 'gst-resource-error-quark',
+    });
     expect((caught as PipelineError).debug.length).toBeGreaterThan(0);
     expect(events).toEqual([caught]);
     await within(3000, source.close(), 'close() after an error');

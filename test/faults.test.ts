@@ -17,7 +17,18 @@ function gst(...args: string[]): void {
 beforeAll(() => {
   dir = tempDir();
   for (let i = 0; i < 5; i++) {
-    gst('videotestsrc', 'num-buffers=1', `pattern=${i}`, '!', 'video/x-raw,width=64,height=48', '!', 'pngenc', '!', 'filesink', `location=${path.join(dir, `img${i}.png`)}`);
+    gst(
+      'videotestsrc',
+      'num-buffers=1',
+      `pattern=${i}`,
+      '!',
+      'video/x-raw,width=64,height=48',
+      '!',
+      'pngenc',
+      '!',
+      'filesink',
+      `location=${path.join(dir, `img${i}.png`)}`,
+    );
   }
   // Frame 2 of the sequence is corrupt: its bytes after the PNG signature are scrambled.
   const bad = readFileSync(path.join(dir, 'img2.png'));
@@ -25,7 +36,21 @@ beforeAll(() => {
   writeFileSync(path.join(dir, 'img2.png'), bad);
 
   const webm = path.join(dir, 'full.webm');
-  gst('videotestsrc', 'num-buffers=60', 'pattern=ball', '!', 'video/x-raw,width=160,height=120,framerate=30/1', '!', 'vp8enc', 'deadline=1', '!', 'webmmux', '!', 'filesink', `location=${webm}`);
+  gst(
+    'videotestsrc',
+    'num-buffers=60',
+    'pattern=ball',
+    '!',
+    'video/x-raw,width=160,height=120,framerate=30/1',
+    '!',
+    'vp8enc',
+    'deadline=1',
+    '!',
+    'webmmux',
+    '!',
+    'filesink',
+    `location=${webm}`,
+  );
   const bytes = readFileSync(webm);
   writeFileSync(path.join(dir, 'half.webm'), bytes.subarray(0, bytes.length >> 1));
   writeFileSync(path.join(dir, 'header.webm'), bytes.subarray(0, 200));
@@ -72,7 +97,10 @@ it('rejects with a PipelineError when a file is corrupt mid-stream, after the go
 });
 
 it('ends cleanly with the frames it could decode from a truncated file', async () => {
-  const source = new FrameSource({ pipeline: `filesrc location=${path.join(dir, 'half.webm')} ! decodebin ! videoconvert ! video/x-raw,format=RGBA`, ringSize: 6 });
+  const source = new FrameSource({
+    pipeline: `filesrc location=${path.join(dir, 'half.webm')} ! decodebin ! videoconvert ! video/x-raw,format=RGBA`,
+    ringSize: 6,
+  });
   const { frames, error } = await drain(source);
   expect(error).toBeNull();
   expect(frames).toBeGreaterThan(0);
@@ -86,7 +114,9 @@ it('rejects when a file is cut inside its header, before any frame, every time',
   // Not decodebin: it drops errors its children post while it is still plugging them (a
   // GStreamer race: about one run in two hangs with nothing on the bus). See README.
   for (let i = 0; i < 5; i++) {
-    const source = new FrameSource({ pipeline: `filesrc location=${path.join(dir, 'header.webm')} ! matroskademux ! vp8dec ! videoconvert ! video/x-raw,format=RGBA` });
+    const source = new FrameSource({
+      pipeline: `filesrc location=${path.join(dir, 'header.webm')} ! matroskademux ! vp8dec ! videoconvert ! video/x-raw,format=RGBA`,
+    });
     const { frames, error } = await drain(source);
     expect(frames).toBe(0);
     expect(error).toBeInstanceOf(PipelineError);
@@ -115,7 +145,9 @@ it('ends with no frame and no error at end of stream before the first frame', as
 it('rejects with ERR_NOT_NEGOTIATED when caps cannot be negotiated at run time', async () => {
   // rawvideoparse links to anything when parsed; its 64-wide caps only meet width=32 at run time.
   writeFileSync(path.join(dir, 'frames.raw'), Buffer.alloc(64 * 48 * 4 * 3));
-  const source = new FrameSource({ pipeline: `filesrc location=${path.join(dir, 'frames.raw')} ! rawvideoparse width=64 height=48 format=rgba ! video/x-raw,width=32` });
+  const source = new FrameSource({
+    pipeline: `filesrc location=${path.join(dir, 'frames.raw')} ! rawvideoparse width=64 height=48 format=rgba ! video/x-raw,width=32`,
+  });
   const { frames, error } = await drain(source);
   expect(frames).toBe(0);
   expect(error).toBeInstanceOf(PipelineError);

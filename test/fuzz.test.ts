@@ -22,7 +22,8 @@ function construct(options: unknown): FrameSource | null {
     return new FrameSource(options as never);
   } catch (err) {
     const typed = err instanceof FrameSourceError || err instanceof OptionTypeError || err instanceof OptionRangeError;
-    if (!typed || !CODES.has((err as FrameSourceError).code)) throw new Error(`untyped error for ${String(JSON.stringify(options))}: ${String(err)}`);
+    if (!typed || !CODES.has((err as FrameSourceError).code))
+      throw new Error(`untyped error for ${String(JSON.stringify(options))}: ${String(err)}`);
     return null;
   }
 }
@@ -74,9 +75,10 @@ it('every options object either opens a source or throws a typed error', async (
     fc.asyncProperty(optionsArb, async (options) => {
       tried.options++;
       // Only tiny pipelines run: without a pipeline the default is 720p, too big for thousands of runs.
-      const o = options && typeof options === 'object' && !Array.isArray(options) && (options as { pipeline?: unknown }).pipeline === undefined
-        ? { ...(options as object), pipeline: TINY }
-        : options;
+      const o =
+        options && typeof options === 'object' && !Array.isArray(options) && (options as { pipeline?: unknown }).pipeline === undefined
+          ? { ...(options as object), pipeline: TINY }
+          : options;
       const source = construct(o);
       if (source) await exercise(source, 1);
     }),
@@ -133,11 +135,14 @@ it('every pipeline description built from gst-launch pieces works or throws a ty
 
 it('arbitrary strings as pipeline descriptions throw typed errors (or, rarely, run)', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 80 })), async (pipeline) => {
-      tried.strings++;
-      const source = construct({ pipeline });
-      if (source) await exercise(source, 0);
-    }),
+    fc.asyncProperty(
+      fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 80 })),
+      async (pipeline) => {
+        tried.strings++;
+        const source = construct({ pipeline });
+        if (source) await exercise(source, 0);
+      },
+    ),
     { seed: SEED, numRuns: 3000 * RUNS },
   );
 });

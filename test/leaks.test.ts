@@ -14,7 +14,21 @@ let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=30', '!', 'video/x-raw,width=64,height=48', '!', 'vp8enc', 'deadline=1', '!', 'webmmux', '!', 'filesink', `location=${path.join(dir, 'a.webm')}`]);
+  execFileSync('gst-launch-1.0', [
+    '-q',
+    'videotestsrc',
+    'num-buffers=30',
+    '!',
+    'video/x-raw,width=64,height=48',
+    '!',
+    'vp8enc',
+    'deadline=1',
+    '!',
+    'webmmux',
+    '!',
+    'filesink',
+    `location=${path.join(dir, 'a.webm')}`,
+  ]);
 });
 afterAll(() => {
   killChildren();
@@ -22,7 +36,11 @@ afterAll(() => {
 });
 
 it('leaves zero GStreamer objects behind once sources are closed and frames released (leaks tracer)', async () => {
-  const r = await runNode(['--expose-gc', CHILD, DIST, path.join(dir, 'a.webm'), '4'], { ...process.env, GST_TRACERS: 'leaks', GST_DEBUG: '' });
+  const r = await runNode(['--expose-gc', CHILD, DIST, path.join(dir, 'a.webm'), '4'], {
+    ...process.env,
+    GST_TRACERS: 'leaks',
+    GST_DEBUG: '',
+  });
   expect(r.stderr).not.toMatch(/CRITICAL|error/i);
   expect(r.status).toBe(0);
   expect(r.reports).toHaveLength(4);

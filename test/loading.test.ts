@@ -47,7 +47,9 @@ it('refuses GStreamer older than 1.16 and accepts 1.16 and later', () => {
   expect(() => checkGStreamerVersion({ major: 1, minor: 14, micro: 5 })).toThrow(
     expect.objectContaining({ code: 'ERR_GSTREAMER_VERSION', message: expect.stringContaining('1.14.5') }),
   );
-  expect(() => checkGStreamerVersion({ major: 0, minor: 10, micro: 36 })).toThrow(expect.objectContaining({ code: 'ERR_GSTREAMER_VERSION' }));
+  expect(() => checkGStreamerVersion({ major: 0, minor: 10, micro: 36 })).toThrow(
+    expect.objectContaining({ code: 'ERR_GSTREAMER_VERSION' }),
+  );
   expect(() => checkGStreamerVersion({ major: 1, minor: 16, micro: 0 })).not.toThrow();
   expect(() => checkGStreamerVersion({ major: 1, minor: 22, micro: 0 })).not.toThrow();
 });
@@ -83,10 +85,12 @@ it('builds with external ArrayBuffers compiled out, as Electron requires', () =>
   const dir = tempDir();
   try {
     const src = path.join(dir, 'probe.cc');
-    writeFileSync(src, '#include <node_api.h>\nvoid f(napi_env e, napi_value* r) { napi_create_external_arraybuffer(e, nullptr, 0, nullptr, nullptr, r); }\n');
+    writeFileSync(
+      src,
+      '#include <node_api.h>\nvoid f(napi_env e, napi_value* r) { napi_create_external_arraybuffer(e, nullptr, 0, nullptr, nullptr, r); }\n',
+    );
     const include = path.join(path.dirname(process.execPath), '..', 'include', 'node');
-    const compile = (defines: string[]) =>
-      spawnSync('g++', ['-fsyntax-only', `-I${include}`, ...defines, src], { encoding: 'utf8' });
+    const compile = (defines: string[]) => spawnSync('g++', ['-fsyntax-only', `-I${include}`, ...defines, src], { encoding: 'utf8' });
     expect(compile([]).status).toBe(0);
     const forbidden = compile(['-DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED']);
     expect(forbidden.status).not.toBe(0);

@@ -113,13 +113,17 @@ describe('RTSP', () => {
         if (attempt === 2) void startRtsp(port).then((s) => servers.push(s.server));
       });
       let n = 0;
-      await within(30000, (async () => {
-        for await (const _frame of source) {
-          n++;
-          if (n === 5) await stop(servers[0]!);
-          if (n === 15) break;
-        }
-      })(), 'the stream across a reconnect');
+      await within(
+        30000,
+        (async () => {
+          for await (const _frame of source) {
+            n++;
+            if (n === 5) await stop(servers[0]!);
+            if (n === 15) break;
+          }
+        })(),
+        'the stream across a reconnect',
+      );
       expect(n).toBe(15);
       expect(reconnects.length).toBeGreaterThanOrEqual(2);
       expect(reconnects[0]).toEqual({ attempt: 1, code: 'ERR_CONNECTION' });

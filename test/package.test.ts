@@ -14,7 +14,12 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sh(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
 }
 
 it('packs with a prebuild, installs into a fresh project without building, and gives frames via import and require', () => {
@@ -41,8 +46,16 @@ it('packs with a prebuild, installs into a fresh project without building, and g
     let n = 0;
     for await (const f of source) { if (!(f.data.buffer instanceof SharedArrayBuffer)) throw new Error('not shared'); n++; }
     console.log(JSON.stringify({ n, zeroCopy: source.stats.zeroCopyFrames, isFrameSourceError: typeof FrameSourceError === 'function' }));`;
-  const esm = sh(process.execPath, ['--input-type=module', '-e', `import { FrameSource, FrameSourceError } from 'frame-source';\n${body}`], app);
-  const cjs = sh(process.execPath, ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${body}})();`], app);
+  const esm = sh(
+    process.execPath,
+    ['--input-type=module', '-e', `import { FrameSource, FrameSourceError } from 'frame-source';\n${body}`],
+    app,
+  );
+  const cjs = sh(
+    process.execPath,
+    ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${body}})();`],
+    app,
+  );
   for (const out of [esm, cjs]) expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true });
   // Types ship for both module systems.
   expect(existsSync(path.join(installed, 'dist', 'index.d.ts'))).toBe(true);

@@ -61,7 +61,10 @@ it('emits a format event per change, delivers new geometry zero-copy, and keeps 
   for (const { frame, copy } of held) {
     expect(Buffer.from(frame.data).equals(copy)).toBe(true);
     const i = frame.sequence;
-    const ref = referenceFrames(gstDump(`filesrc location=${path.join(dir, `img${i}.png`)} ! pngdec ! videoconvert ! video/x-raw,format=RGBA`), frame.videoFormat);
+    const ref = referenceFrames(
+      gstDump(`filesrc location=${path.join(dir, `img${i}.png`)} ! pngdec ! videoconvert ! video/x-raw,format=RGBA`),
+      frame.videoFormat,
+    );
     expect(visibleBytes(frame.data, 'RGBA', frame.width, frame.height, frame.layout).equals(ref[0]!)).toBe(true);
     frame.release();
   }

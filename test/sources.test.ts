@@ -27,16 +27,31 @@ describe('test patterns in every output format', () => {
   // blue is Y 41, U 240, V 110; white is Y 235 with neutral chroma.
   const EXPECTED: Record<string, Record<string, number[][]>> = {
     red: {
-      RGBA: [[255, 0, 0, 255]], BGRA: [[0, 0, 255, 255]], RGBX: [[255, 0, 0]], BGRX: [[0, 0, 255]],
-      I420: [[81], [90], [240]], NV12: [[81], [90, 240]], GRAY8: [[81]],
+      RGBA: [[255, 0, 0, 255]],
+      BGRA: [[0, 0, 255, 255]],
+      RGBX: [[255, 0, 0]],
+      BGRX: [[0, 0, 255]],
+      I420: [[81], [90], [240]],
+      NV12: [[81], [90, 240]],
+      GRAY8: [[81]],
     },
     blue: {
-      RGBA: [[0, 0, 255, 255]], BGRA: [[255, 0, 0, 255]], RGBX: [[0, 0, 255]], BGRX: [[255, 0, 0]],
-      I420: [[41], [240], [110]], NV12: [[41], [240, 110]], GRAY8: [[41]],
+      RGBA: [[0, 0, 255, 255]],
+      BGRA: [[255, 0, 0, 255]],
+      RGBX: [[0, 0, 255]],
+      BGRX: [[255, 0, 0]],
+      I420: [[41], [240], [110]],
+      NV12: [[41], [240, 110]],
+      GRAY8: [[41]],
     },
     white: {
-      RGBA: [[255, 255, 255, 255]], BGRA: [[255, 255, 255, 255]], RGBX: [[255, 255, 255]], BGRX: [[255, 255, 255]],
-      I420: [[235], [128], [128]], NV12: [[235], [128, 128]], GRAY8: [[235]],
+      RGBA: [[255, 255, 255, 255]],
+      BGRA: [[255, 255, 255, 255]],
+      RGBX: [[255, 255, 255]],
+      BGRX: [[255, 255, 255]],
+      I420: [[235], [128], [128]],
+      NV12: [[235], [128, 128]],
+      GRAY8: [[235]],
     },
   };
   it('covers every output format', () => expect(Object.keys(EXPECTED.red!).sort()).toEqual([...OUTPUT_FORMATS].sort()));
@@ -83,7 +98,9 @@ describe('test patterns in every output format', () => {
     const source = new FrameSource({ test: true });
     const frame = (await source.read())!;
     expect([frame.width, frame.height, frame.videoFormat.framerate]).toEqual([1280, 720, 30]);
-    expect(source.options.pipeline).toBe('videotestsrc name=fs-src pattern=smpte is-live=false ! video/x-raw,width=1280,height=720,framerate=30/1');
+    expect(source.options.pipeline).toBe(
+      'videotestsrc name=fs-src pattern=smpte is-live=false ! video/x-raw,width=1280,height=720,framerate=30/1',
+    );
     expect(frame.videoFormat.elements).toContain('videotestsrc');
     frame.release();
     await source.close();
@@ -129,11 +146,14 @@ describe('files by URI', () => {
     expect(formats[0]!.decoder).toBe('vp8dec');
     expect(formats[0]!.elements).toEqual(expect.arrayContaining(['uridecodebin', 'matroskademux', 'vp8dec', 'videoconvert']));
     expect(source.stats.zeroCopyFrames).toBe(FRAMES);
-    const reference = referenceFrames(gstDump(`filesrc location=${webm} ! decodebin ! videoconvert ! video/x-raw,format=RGBA`), formats[0]!);
+    const reference = referenceFrames(
+      gstDump(`filesrc location=${webm} ! decodebin ! videoconvert ! video/x-raw,format=RGBA`),
+      formats[0]!,
+    );
     frames.forEach((f, i) => expect(f.visible.equals(reference[i]!)).toBe(true));
   });
 
-  it('decodes H.264/MP4 in the decoder\'s own format, and counts what had to be copied', async () => {
+  it("decodes H.264/MP4 in the decoder's own format, and counts what had to be copied", async () => {
     const source = new FrameSource({ uri: uri(mp4) });
     const { frames, formats } = await collect(source);
     expect(frames).toHaveLength(FRAMES);
@@ -196,7 +216,14 @@ describe('cameras', () => {
   it('lists cameras with GstDeviceMonitor, [] when there are none', async () => {
     const devices = await FrameSource.devices();
     expect(Array.isArray(devices)).toBe(true);
-    for (const d of devices) expect(d).toEqual({ id: expect.any(String), name: expect.any(String), path: expect.any(String), api: expect.any(String), caps: expect.any(String) });
+    for (const d of devices)
+      expect(d).toEqual({
+        id: expect.any(String),
+        name: expect.any(String),
+        path: expect.any(String),
+        api: expect.any(String),
+        caps: expect.any(String),
+      });
     if (!existsSync('/dev/video0')) expect(devices).toEqual([]);
   });
 

@@ -79,7 +79,8 @@ it('gives WebCodecs names, timestamps in µs and a VideoFrameBufferInit', async 
     pipeline: 'videotestsrc num-buffers=2 ! video/x-raw,format=NV12,width=64,height=48,framerate=25/1',
   });
   const frames = [];
-  for await (const frame of source) frames.push({ ts: frame.timestamp, dur: frame.duration, init: frame.toVideoFrameInit(), fmt: frame.format });
+  for await (const frame of source)
+    frames.push({ ts: frame.timestamp, dur: frame.duration, init: frame.toVideoFrameInit(), fmt: frame.format });
   expect(frames.map((f) => f.ts)).toEqual([0, 40000]);
   expect(frames[0]!.dur).toBe(40000);
   expect(frames[0]!.fmt).toBe('NV12');

@@ -98,14 +98,16 @@ Napi::Value Now(const Napi::CallbackInfo& info) { return Napi::Number::New(info.
 class AppsinkCopy : public Napi::ObjectWrap<AppsinkCopy> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "AppsinkCopy", {InstanceMethod("_start", &AppsinkCopy::Start), InstanceMethod("_close", &AppsinkCopy::Close)});
+    return DefineClass(env, "AppsinkCopy",
+                       {InstanceMethod("_start", &AppsinkCopy::Start), InstanceMethod("_close", &AppsinkCopy::Close)});
   }
 
   // new AppsinkCopy(description, onFrame(buffer, ptsUs), onEnd(errorMessage | null))
   explicit AppsinkCopy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AppsinkCopy>(info) {
     gst_init(nullptr, nullptr);
-    std::string desc = info[0].As<Napi::String>().Utf8Value() +
-                       " ! appsink name=bench-sink sync=false enable-last-sample=false max-buffers=2 emit-signals=false";
+    std::string desc =
+        info[0].As<Napi::String>().Utf8Value() +
+        " ! appsink name=bench-sink sync=false enable-last-sample=false max-buffers=2 emit-signals=false";
     GError* err = nullptr;
     pipeline_ = gst_parse_launch(desc.c_str(), &err);
     if (err) {

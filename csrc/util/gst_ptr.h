@@ -56,9 +56,7 @@ using ParseContextPtr = std::unique_ptr<GstParseContext, ParseContextFree>;
 // Maps one GstMemory for reading while the holder lives.
 class MemoryMap {
  public:
-  explicit MemoryMap(GstMemory* mem) : mem_(mem) {
-    ok_ = gst_memory_map(mem_, &info_, GST_MAP_READ);
-  }
+  explicit MemoryMap(GstMemory* mem) : mem_(mem) { ok_ = gst_memory_map(mem_, &info_, GST_MAP_READ); }
   ~MemoryMap() {
     if (ok_) gst_memory_unmap(mem_, &info_);
   }
