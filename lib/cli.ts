@@ -268,7 +268,7 @@ function peakRssBytes(): number {
 
 function packageVersion(): string {
   try {
-    return JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
+    return (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -277,7 +277,7 @@ function packageVersion(): string {
 function describeSource(o: Record<string, unknown>): string {
   if (typeof o.pipeline === 'string') return o.pipeline;
   if (typeof o.uri === 'string') return o.uri;
-  if (o.camera !== undefined) return o.camera === true ? 'camera' : `camera ${o.camera}`;
+  if (o.camera !== undefined) return typeof o.camera === 'string' ? `camera ${o.camera}` : 'camera';
   if (o.test !== undefined) return `test ${(o.test as { pattern?: string }).pattern ?? ''}`.trim();
   return 'default test source';
 }
@@ -341,7 +341,7 @@ async function run(opts: CliOptions): Promise<number> {
     ? null
     : setInterval(() => err.write(tty ? `\r\x1b[K${progress(false)}` : `${progress(false)}\n`), tty ? 250 : 1000);
 
-  let failure: unknown = null;
+  let failure: Error | null = null;
   try {
     for await (const frame of source) {
       const arrival = performance.now();
@@ -371,7 +371,7 @@ async function run(opts: CliOptions): Promise<number> {
       }
     }
   } catch (e) {
-    failure = e;
+    failure = e instanceof Error ? e : new Error(String(e));
     stopReason = 'error';
   } finally {
     if (timer) clearInterval(timer);

@@ -10,8 +10,7 @@ import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type Normal
 import { isNetworkScheme } from './sources';
 import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeStats } from '../types/binding';
 
-const asyncDisposeSymbol: typeof Symbol.asyncDispose = (Symbol.asyncDispose ??
-  Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose;
+const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
 export type FrameSourceState = 'open' | 'closing' | 'closed';
 

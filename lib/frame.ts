@@ -5,7 +5,7 @@ import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, t
 
 // Node defines Symbol.dispose as Symbol.for('nodejs.dispose') where the engine lacks it; other realms
 // (vm contexts, some Electron versions) may not have it at all.
-const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
 
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;

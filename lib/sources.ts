@@ -121,7 +121,7 @@ export function normalizeTest(value: unknown): SourceSpec {
     width: positiveInt('test.width', t.width, 1280)!,
     height: positiveInt('test.height', t.height, 720)!,
     framerate: rate('test.framerate', t.framerate, 30)!,
-    live: (t.live as boolean | undefined) ?? false,
+    live: t.live ?? false,
   };
 }
 

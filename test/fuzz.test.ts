@@ -22,8 +22,7 @@ function construct(options: unknown): FrameSource | null {
     return new FrameSource(options as never);
   } catch (err) {
     const typed = err instanceof FrameSourceError || err instanceof OptionTypeError || err instanceof OptionRangeError;
-    if (!typed || !CODES.has((err as FrameSourceError).code))
-      throw new Error(`untyped error for ${String(JSON.stringify(options))}: ${String(err)}`);
+    if (!typed || !CODES.has(err.code)) throw new Error(`untyped error for ${String(JSON.stringify(options))}: ${String(err)}`);
     return null;
   }
 }
@@ -77,7 +76,7 @@ it('every options object either opens a source or throws a typed error', async (
       // Only tiny pipelines run: without a pipeline the default is 720p, too big for thousands of runs.
       const o =
         options && typeof options === 'object' && !Array.isArray(options) && (options as { pipeline?: unknown }).pipeline === undefined
-          ? { ...(options as object), pipeline: TINY }
+          ? { ...options, pipeline: TINY }
           : options;
       const source = construct(o);
       if (source) await exercise(source, 1);

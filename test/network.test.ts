@@ -26,7 +26,7 @@ function startRtsp(port = 0): Promise<{ server: ChildProcess; port: number }> {
     let out = '';
     server.once('error', reject);
     server.once('exit', (code) => reject(new Error(`RTSP server exited (${code}) before it was ready: ${out}`)));
-    server.stdout!.on('data', (d: Buffer) => {
+    server.stdout.on('data', (d: Buffer) => {
       out += String(d);
       const m = /ready (\d+)/.exec(out);
       if (m) resolve({ server, port: Number(m[1]) });
@@ -102,7 +102,7 @@ describe('RTSP', () => {
   });
 
   it('reconnects when asked, emitting reconnect, and the iterator goes on', async () => {
-    let { server, port } = await startRtsp();
+    const { server, port } = await startRtsp();
     const servers = [server];
     try {
       const source = new FrameSource({ uri: `rtspt://127.0.0.1:${port}/test`, reconnect: { delay: 200, attempts: 50 } });

@@ -1,7 +1,7 @@
 // Structured sources and output shaping: test patterns, files (by URI), cameras; formats, sizes,
 // rates; loop; and every bad input as a typed error.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, OptionRangeError, OptionTypeError, OUTPUT_FORMATS, type Frame } from '../lib/index';
@@ -316,7 +316,7 @@ describe('bad input', () => {
 describe('hostile strings never reach pipeline syntax', () => {
   it('plays a file whose name is pipeline syntax, and writes nothing else', async () => {
     const hostile = path.join(dir, 'a" ! filesink location=pwned.raw name=x ! fakesink "b.webm');
-    writeFileSync(hostile, require('node:fs').readFileSync(webm));
+    writeFileSync(hostile, readFileSync(webm));
     const before = readdirSync(dir).sort();
     const source = new FrameSource({ uri: uri(hostile), format: 'GRAY8' });
     expect(source.options.pipeline).toBe('uridecodebin name=fs-src ! videoconvert ! video/x-raw,format=GRAY8');
