@@ -7,6 +7,7 @@ namespace {
 
 enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5 };
 
+// Truncates to whole microseconds on purpose. NOLINTNEXTLINE(bugprone-integer-division)
 double usOrMinusOne(uint64_t ns) { return ns == GST_CLOCK_TIME_NONE ? -1.0 : static_cast<double>(ns / 1000); }
 
 uint32_t numberOption(const Napi::Object& o, const char* key) {
@@ -46,7 +47,7 @@ Napi::Array stringArray(Napi::Env env, const std::vector<std::string>& v) {
 }
 
 Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layout) {
-  Napi::Array a = Napi::Array::New(env, planes * 2);
+  Napi::Array a = Napi::Array::New(env, size_t{planes} * 2);
   for (uint32_t i = 0; i < planes; i++) {
     a.Set(i * 2, layout[i].offset);
     a.Set(i * 2 + 1, layout[i].stride);

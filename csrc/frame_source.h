@@ -19,6 +19,8 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   static Napi::Function Define(Napi::Env env);
   explicit FrameSourceHandle(const Napi::CallbackInfo& info);
   ~FrameSourceHandle() override;
+  FrameSourceHandle(const FrameSourceHandle&) = delete;
+  FrameSourceHandle& operator=(const FrameSourceHandle&) = delete;
 
  private:
   enum class State { Created, Running, Closing, Closed };
