@@ -25,7 +25,12 @@ export type ErrorCode =
   | 'ERR_GSTREAMER_MISSING'
   | 'ERR_GSTREAMER_VERSION';
 
+/**
+ * What frame-source throws or rejects with, apart from bad options ({@link OptionTypeError},
+ * {@link OptionRangeError}). Test `code`, not the message: codes are stable across versions.
+ */
 export class FrameSourceError extends Error {
+  /** What went wrong, as one of the stable {@link ErrorCode}s. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -36,10 +41,14 @@ export class FrameSourceError extends Error {
 
 /** An option had the wrong type (or an unknown key was given). */
 export class OptionTypeError extends TypeError {
+  /** Always 'ERR_INVALID_OPTION'. */
   readonly code = 'ERR_INVALID_OPTION' as const;
   constructor(
+    /** The option's name, with its path for nested ones (e.g. 'reconnect.delay'). */
     readonly option: string,
+    /** What the option accepts, in words. */
     readonly expected: string,
+    /** The value that was given. */
     readonly received: unknown,
   ) {
     super(`option '${option}' must be ${expected}; received ${describe(received)}`);
@@ -49,10 +58,14 @@ export class OptionTypeError extends TypeError {
 
 /** An option had the right type but a value outside what is allowed. */
 export class OptionRangeError extends RangeError {
+  /** Always 'ERR_INVALID_OPTION'. */
   readonly code = 'ERR_INVALID_OPTION' as const;
   constructor(
+    /** The option's name, with its path for nested ones (e.g. 'test.width'). */
     readonly option: string,
+    /** What the option accepts, in words. */
     readonly expected: string,
+    /** The value that was given. */
     readonly received: unknown,
   ) {
     super(`option '${option}' must be ${expected}; received ${describe(received)}`);
@@ -64,7 +77,10 @@ export class OptionRangeError extends RangeError {
 export class MissingElementError extends FrameSourceError {
   /** Debian packages that usually provide the missing elements ([] when none is known). */
   readonly packages: string[];
-  constructor(readonly elements: string[]) {
+  constructor(
+    /** The element names GStreamer could not find. */
+    readonly elements: string[],
+  ) {
     const known = elements.map(debianPackageFor).filter((p): p is string => p !== undefined);
     const packages = [...new Set(known)];
     const fedora = [...new Set(packages.map((p) => FEDORA_PACKAGES[p] ?? p))];
@@ -88,8 +104,9 @@ export class PipelineError extends FrameSourceError {
     readonly debug: string,
     /** Name of the element that posted the error. */
     readonly element: string,
-    /** GError domain (e.g. 'gst-stream-error-quark') and code. */
+    /** GError domain (e.g. 'gst-stream-error-quark'). */
     readonly domain: string,
+    /** GError code within `domain` (e.g. GST_STREAM_ERROR_DECODE). */
     readonly gstCode: number,
   ) {
     super(code, message);

@@ -7,7 +7,9 @@ export type PixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' |
 
 /** Where one plane starts in `frame.data`, and the bytes from one row to the next (WebCodecs PlaneLayout). */
 export interface PlaneLayout {
+  /** Byte offset of the plane's first row. */
   offset: number;
+  /** Bytes from the start of one row to the start of the next. */
   stride: number;
 }
 
@@ -17,15 +19,21 @@ export interface VideoFormat {
   format: PixelFormat;
   /** GStreamer's name (e.g. 'RGBx' for WebCodecs' 'RGBX'). */
   gstFormat: string;
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** Frames per second, or null for variable/unknown rates. */
   framerate: number | null;
+  /** Width of a pixel over its height (1 for square pixels). */
   pixelAspectRatio: number;
   /** Bytes of one frame with the default layout. */
   byteLength: number;
+  /** Plane offsets and strides of the default layout (a frame may carry its own: {@link Frame.layout}). */
   layout: readonly PlaneLayout[];
+  /** GStreamer's name for the colorimetry (e.g. 'bt709', 'sRGB'), or '' when it has none. */
   colorimetry: string;
+  /** Whether the frames are interlaced. */
   interlaced: boolean;
   /** The negotiated caps, as GStreamer prints them. */
   caps: string;
@@ -37,15 +45,21 @@ export interface VideoFormat {
 
 /** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
 export interface VideoFrameBufferInit {
+  /** The WebCodecs pixel format. */
   format: PixelFormat;
+  /** Width in pixels. */
   codedWidth: number;
+  /** Height in pixels. */
   codedHeight: number;
   /** µs */
   timestamp: number;
   /** µs */
   duration?: number;
+  /** Where each plane is in the data. */
   layout: PlaneLayout[];
+  /** Display width, present when the pixels are not square. */
   displayWidth?: number;
+  /** Display height, present when the pixels are not square. */
   displayHeight?: number;
 }
 
@@ -62,6 +76,7 @@ const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
 };
 const WEBCODECS_FORMATS = new Set<string>(Object.values(GST_TO_WEBCODECS));
 
+/** Whether `format` is a WebCodecs VideoPixelFormat, so that toVideoFrameInit() works for frames in it. */
 export function isWebCodecsFormat(format: string): boolean {
   return WEBCODECS_FORMATS.has(format);
 }

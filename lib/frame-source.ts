@@ -12,8 +12,13 @@ import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptio
 
 const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
+/**
+ * Where a {@link FrameSource} is in its life: 'open' from construction, 'closing' once close() was
+ * called (or the stream ended or failed), 'closed' once no GStreamer thread is left.
+ */
 export type FrameSourceState = 'open' | 'closing' | 'closed';
 
+/** Counters of a source since it opened (reconnections included), from {@link FrameSource.stats} and the 'stats' event. */
 export interface FrameSourceStats extends NativeStats {
   /** Frames handed to JS (by the iterator or read()). */
   deliveredFrames: number;
@@ -29,6 +34,7 @@ export interface FrameSourceStats extends NativeStats {
 
 const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'bytesCopied', 'droppedFrames'] as const;
 
+/** The events a {@link FrameSource} emits, each with the arguments its listeners get. */
 export interface FrameSourceEvents {
   /** Caps were negotiated, or changed mid-stream. Frames after it carry the new geometry. */
   format: [format: VideoFormat];
@@ -41,13 +47,23 @@ export interface FrameSourceEvents {
   /** Every `statsInterval` ms. */
   stats: [stats: FrameSourceStats];
   /** A network source lost its connection and frame-source is reconnecting (the iterator goes on). */
-  reconnect: [info: { attempt: number; delay: number; error: PipelineError }];
+  reconnect: [
+    info: {
+      /** 1, 2, ... while attempts fail; the count starts again once a frame arrives. */
+      attempt: number;
+      /** Milliseconds until this attempt starts. */
+      delay: number;
+      /** Why the connection was lost. */
+      error: PipelineError;
+    },
+  ];
 }
 
 /** A camera GStreamer can see. */
 export interface CameraDevice {
   /** Pass this as the `camera` option. */
   id: string;
+  /** The name the platform shows for it. */
   name: string;
   /** Device path where the platform has one (e.g. /dev/video0). */
   path: string;
@@ -154,6 +170,11 @@ function toConstructError(err: unknown): Error {
   }
 }
 
+/**
+ * One GStreamer pipeline whose frames arrive in memory JS can read. Open it with the options for a
+ * source, then read frames with `for await`, {@link FrameSource.read}, or both; close it when done
+ * (leaving a `for await` loop does that). Emits the events of {@link FrameSourceEvents}.
+ */
 export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   /** The options in force, defaults filled in. */
   readonly options: Readonly<NormalizedOptions>;
@@ -229,6 +250,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return session;
   }
 
+  /** Where the source is in its life. */
   get state(): FrameSourceState {
     return this.#state;
   }
@@ -238,6 +260,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return this.#format;
   }
 
+  /** Counters since the source opened: frames, copies, drops, slots. A new object each time. */
   get stats(): FrameSourceStats {
     const current = this.#session.handle._stats();
     for (const key of CARRIED) current[key] += this.#carried[key];
@@ -328,6 +351,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return this.#closing;
   }
 
+  /** For `await using source = new FrameSource(...)`: closes the source. */
   async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
@@ -490,8 +514,12 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
 // Typed events for TypeScript users.
 export interface FrameSource {
+  /** Calls `listener` on every `event` (see {@link FrameSourceEvents}). */
   on<E extends keyof FrameSourceEvents>(event: E, listener: (...args: FrameSourceEvents[E]) => void): this;
+  /** Calls `listener` on the next `event` only. */
   once<E extends keyof FrameSourceEvents>(event: E, listener: (...args: FrameSourceEvents[E]) => void): this;
+  /** Removes a listener added with on() or once(). */
   off<E extends keyof FrameSourceEvents>(event: E, listener: (...args: FrameSourceEvents[E]) => void): this;
+  /** @internal FrameSource emits its own events; calling this from outside fakes one. */
   emit<E extends keyof FrameSourceEvents>(event: E, ...args: FrameSourceEvents[E]): boolean;
 }

@@ -10,11 +10,19 @@ const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodej
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
+/**
+ * One video frame, as a view on the slot GStreamer wrote it into: nothing was copied to make it.
+ * The slot is not reused until the frame is released: by {@link Frame.release}, by `using`, by the
+ * `for await` loop moving on (unless {@link Frame.keep} was called), or when it is garbage-collected.
+ */
 export class Frame {
   /** What was negotiated for this frame. */
   readonly videoFormat: VideoFormat;
+  /** The pixel format (`videoFormat.format`). */
   readonly format: PixelFormat;
+  /** Width in pixels (`videoFormat.width`). */
   readonly width: number;
+  /** Height in pixels (`videoFormat.height`). */
   readonly height: number;
   /** Plane offsets and strides relative to `data` (from the buffer's GstVideoMeta when it has one). */
   readonly layout: readonly PlaneLayout[];
@@ -73,6 +81,7 @@ export class Frame {
     return this.#data;
   }
 
+  /** Whether release() was called (or the frame was disposed); `data` throws then. */
   get released(): boolean {
     return this.#released;
   }
@@ -98,6 +107,7 @@ export class Frame {
     this.#release(this);
   }
 
+  /** For `using frame = await source.read()`: releases the frame. */
   [disposeSymbol](): void {
     this.release();
   }

@@ -1,7 +1,7 @@
 export { FrameSource } from './frame-source';
 export type { CameraDevice, FrameSourceEvents, FrameSourceState, FrameSourceStats } from './frame-source';
 export { OUTPUT_FORMATS, TEST_PATTERNS } from './sources';
-export type { Decoder, OutputFormat, ReconnectOptions, TestPattern, TestSourceOptions } from './sources';
+export type { Decoder, OutputFormat, OutputSpec, ReconnectOptions, SourceSpec, TestPattern, TestSourceOptions } from './sources';
 export { Frame } from './frame';
 export type { PixelFormat, PlaneLayout, VideoFormat, VideoFrameBufferInit } from './formats';
 export { isWebCodecsFormat } from './formats';

@@ -20,6 +20,11 @@ import type { NativeOptions } from '../types/binding';
 /** Where frames are handed over. Only 'cpu' exists in this release; 'auto' picks the best available. */
 export type Backend = 'auto' | 'cpu' | 'dmabuf' | 'cuda' | 'iosurface';
 
+/**
+ * What `new FrameSource(options)` accepts. Give at most one source (`uri`, `camera`, `test` or
+ * `pipeline`); with none, {@link DEFAULT_PIPELINE} plays. Every option is checked: a wrong one
+ * throws {@link OptionTypeError} or {@link OptionRangeError} naming it.
+ */
 export interface FrameSourceOptions {
   /** Any URI decodebin handles: `file:///videos/a.mp4`, `https://...`, `rtsp://cam/stream`. */
   uri?: string;
@@ -76,6 +81,7 @@ export interface FrameSourceOptions {
   statsInterval?: number;
 }
 
+/** The options in force ({@link FrameSource.options}): checked, with every default filled in. */
 export interface NormalizedOptions {
   /** The source asked for. */
   source: SourceSpec;
@@ -83,33 +89,59 @@ export interface NormalizedOptions {
   output: OutputSpec;
   /** The full description frame-source built (its sink appended at run time). */
   pipeline: string;
+  /** The `decoder` option ('auto' when not given). */
   decoder: Decoder;
+  /** The `latency` option in ms, or null (rtspsrc's own default). */
   latency: number | null;
+  /** The `loop` option. */
   loop: boolean;
-  reconnect: { attempts: number; delay: number } | null;
+  /** The `reconnect` option with its defaults, or null when off. */
+  reconnect: {
+    /** Attempts after each failure before giving up. */
+    attempts: number;
+    /** Milliseconds between attempts. */
+    delay: number;
+  } | null;
+  /** The `ringSize` option. */
   ringSize: number;
+  /** The `drop` option ('auto' is decided when the pipeline says whether it is live). */
   drop: boolean | 'auto';
+  /** The `maxQueued` option. */
   maxQueued: number;
+  /** The backend in use: 'cpu', the only one in this release. */
   backend: 'cpu';
+  /** Whether frame memory is SharedArrayBuffer (true) or ArrayBuffer (false). */
   sharedMemory: boolean;
+  /** The `statsInterval` option in ms (0: no 'stats' events). */
   statsInterval: number;
 }
 
 /** The built-in source used when no source option is given: a 720p RGBA test pattern. */
 export const DEFAULT_PIPELINE = 'videotestsrc pattern=smpte ! video/x-raw,format=RGBA,width=1280,height=720,framerate=30/1';
 
+/** The value each of these options takes when it is not given. */
 export const DEFAULTS = {
+  /** Frame slots in GStreamer's pool. */
   ringSize: 8,
+  /** Drop for live sources, wait for the others. */
   drop: 'auto' as const,
+  /** Undelivered frames kept before the oldest is dropped. */
   maxQueued: 1,
+  /** The best backend available ('cpu' in this release). */
   backend: 'auto' as const,
+  /** SharedArrayBuffer where it exists. */
   sharedMemory: 'auto' as const,
+  /** No 'stats' events. */
   statsInterval: 0,
 };
 
+/** The smallest and largest value each of these integer options accepts (both included). */
 export const LIMITS = {
+  /** Frame slots in GStreamer's pool. */
   ringSize: { min: 2, max: 64 },
+  /** Undelivered frames kept when dropping. */
   maxQueued: { min: 1, max: 64 },
+  /** Milliseconds between 'stats' events (up to one hour). */
   statsInterval: { min: 0, max: 3_600_000 },
 };
 

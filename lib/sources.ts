@@ -6,22 +6,26 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
 
+/** The `test.pattern` values: videotestsrc's patterns, by the names gst-launch-1.0 uses. */
 // prettier-ignore
 export const TEST_PATTERNS = [
   'smpte', 'snow', 'black', 'white', 'red', 'green', 'blue', 'checkers-1', 'checkers-2', 'checkers-4',
   'checkers-8', 'circular', 'blink', 'smpte75', 'zone-plate', 'gamut', 'chroma-zone-plate', 'solid-color',
   'ball', 'smpte100', 'bar', 'pinwheel', 'spokes', 'gradient', 'colors', 'smpte-rp-219',
 ] as const;
+/** One of {@link TEST_PATTERNS}. */
 export type TestPattern = (typeof TEST_PATTERNS)[number];
 
 /** Output pixel formats frame-source can be asked for. */
 export const OUTPUT_FORMATS = ['RGBA', 'BGRA', 'RGBX', 'BGRX', 'I420', 'NV12', 'GRAY8'] as const;
+/** One of {@link OUTPUT_FORMATS}: the `format` option. */
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 // prettier-ignore
 const GST_FORMAT_NAME: Record<OutputFormat, string> = {
   RGBA: 'RGBA', BGRA: 'BGRA', RGBX: 'RGBx', BGRX: 'BGRx', I420: 'I420', NV12: 'NV12', GRAY8: 'GRAY8',
 };
 
+/** The `test` option: a videotestsrc pattern of a given size and rate. */
 export interface TestSourceOptions {
   /** videotestsrc pattern. Default 'smpte'. */
   pattern?: TestPattern;
@@ -35,6 +39,7 @@ export interface TestSourceOptions {
   live?: boolean;
 }
 
+/** The `reconnect` option's object form. */
 export interface ReconnectOptions {
   /** Attempts after each failure before giving up. Default 10. */
   attempts?: number;
@@ -42,18 +47,63 @@ export interface ReconnectOptions {
   delay?: number;
 }
 
+/**
+ * Which decoders a `uri` or `camera` source may use: 'auto' lets GStreamer choose by rank, 'hardware'
+ * allows only hardware decoders (and fails with ERR_NO_HARDWARE_DECODER when there is none),
+ * 'software' allows only software ones.
+ */
 export type Decoder = 'auto' | 'hardware' | 'software';
 
+/**
+ * The source a FrameSource reads, as its options were normalised ({@link NormalizedOptions.source}):
+ * a gst-launch description, a URI (with its lower-case scheme), a camera (null: the default one) or a
+ * test pattern with every default filled in.
+ */
 export type SourceSpec =
-  | { kind: 'pipeline'; description: string }
-  | { kind: 'uri'; uri: string; scheme: string }
-  | { kind: 'camera'; device: string | null }
-  | { kind: 'test'; pattern: TestPattern; width: number; height: number; framerate: number; live: boolean };
+  | {
+      /** The `pipeline` option, or no source option (then {@link DEFAULT_PIPELINE}). */
+      kind: 'pipeline';
+      /** The description, trimmed. */
+      description: string;
+    }
+  | {
+      /** The `uri` option. */
+      kind: 'uri';
+      /** The URI as the URL parser wrote it back. */
+      uri: string;
+      /** Its scheme, lower case, without the colon. */
+      scheme: string;
+    }
+  | {
+      /** The `camera` option. */
+      kind: 'camera';
+      /** The device path or id, or null for the default camera. */
+      device: string | null;
+    }
+  | {
+      /** The `test` option, every default filled in (see {@link TestSourceOptions}). */
+      kind: 'test';
+      /** The videotestsrc pattern. */
+      pattern: TestPattern;
+      /** Width in pixels. */
+      width: number;
+      /** Height in pixels. */
+      height: number;
+      /** Frames per second. */
+      framerate: number;
+      /** Whether frames come in real time. */
+      live: boolean;
+    };
 
+/** The output shape asked for ({@link NormalizedOptions.output}); null where the source's own is kept. */
 export interface OutputSpec {
+  /** The `format` option. */
   format: OutputFormat | null;
+  /** The `width` option. */
   width: number | null;
+  /** The `height` option. */
   height: number | null;
+  /** The `framerate` option. */
   framerate: number | null;
 }
 

@@ -86,15 +86,25 @@ export interface NativeLiveItem {
 export type NativeItem = NativeFrameItem | NativeFormatItem | NativeEosItem | NativeMessageItem | NativeLiveItem;
 
 export interface NativeStats {
+  /** Frames that reached frame-source's sink. */
   frames: number;
+  /** Of those, frames upstream wrote straight into a slot. */
   zeroCopyFrames: number;
+  /** Of those, frames upstream wrote elsewhere, copied into a slot (see `Frame.copied`). */
   copiedFrames: number;
+  /** Bytes those copies moved. */
   bytesCopied: number;
+  /** Frames dropped because the consumer was slower than a dropping source (see the `drop` option). */
   droppedFrames: number;
+  /** Frames waiting for JS to read them now. */
   queuedFrames: number;
+  /** Frames handed to JS and not yet released. */
   heldFrames: number;
+  /** Slots in the ring now. */
   slots: number;
+  /** Slots holding a frame now: in GStreamer's pool, upstream, queued or held by JS. */
   slotsInUse: number;
+  /** Bytes of memory the slots take. */
   slotBytes: number;
 }
 
