@@ -25,6 +25,7 @@ clang-format --dry-run -Werror $sources
 
 # gyp's compile_commands_json generator writes build/<config>/compile_commands.json next to the
 # Makefile node-gyp made, and leaves the Makefile and the built addon alone.
+mkdir -p build
 npx --no-install node-gyp configure -- -f compile_commands_json >build/compile-commands.log 2>&1 ||
   { cat build/compile-commands.log >&2; exit 1; }
 # Its "directory" is relative ("."); clang tools want an absolute one. Only csrc/ is checked: the
