@@ -1,5 +1,7 @@
 // ESLint with typescript-eslint's type-aware rules. Formatting is Prettier's job (npm run format),
 // so no stylistic rule is enabled here. Every rule turned off or loosened says why.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -26,7 +28,8 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: { allowDefaultProject: ['tsup.config.ts'] },
-        tsconfigRootDir: import.meta.dirname,
+        // Not import.meta.dirname: Node 18, which the package supports, lacks it.
+        tsconfigRootDir: dirname(fileURLToPath(import.meta.url)),
       },
     },
     rules: {
