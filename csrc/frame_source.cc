@@ -5,7 +5,7 @@ namespace fs {
 
 namespace {
 
-enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5 };
+enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5, kSeek = 6, kDuration = 7 };
 
 double usOrMinusOne(uint64_t ns) { return ns == GST_CLOCK_TIME_NONE ? -1.0 : static_cast<double>(ns / 1000); }
 
@@ -68,6 +68,9 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_release", &FrameSourceHandle::Release),
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
                          InstanceMethod("_close", &FrameSourceHandle::Close),
+                         InstanceMethod("_seek", &FrameSourceHandle::Seek),
+                         InstanceMethod("_pause", &FrameSourceHandle::Pause),
+                         InstanceMethod("_step", &FrameSourceHandle::Step),
                      });
 }
 
@@ -90,6 +93,13 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   opts.sourceSetupProps = propertyPairs(o, "sourceSetupProps");
   opts.decoder = o.Get("decoder").IsNumber() ? o.Get("decoder").As<Napi::Number>().Int32Value() : 0;
   opts.loop = o.Get("loop").ToBoolean();
+  // µs from JS, ns here.
+  if (o.Get("start").IsNumber()) opts.start = static_cast<int64_t>(o.Get("start").As<Napi::Number>().Int64Value()) * 1000;
+  if (o.Get("end").IsNumber()) {
+    int64_t end = o.Get("end").As<Napi::Number>().Int64Value();
+    opts.end = end < 0 ? -1 : end * 1000;
+  }
+  opts.sync = o.Get("sync").ToBoolean();
 
   BuildError err;
   pipeline_ = SourcePipeline::create(opts, &err);
@@ -215,8 +225,10 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("size", static_cast<double>(item.size));
       o.Set("pts", usOrMinusOne(item.pts));
       o.Set("duration", usOrMinusOne(item.duration));
+      o.Set("position", usOrMinusOne(item.streamTime));
       o.Set("sequence", static_cast<double>(item.sequence));
       o.Set("copied", item.copied);
+      if (item.discont) o.Set("discont", true);
       if (item.planes > 0) o.Set("layout", layoutArray(env, item.planes, item.layout));
       break;
     }
@@ -256,6 +268,18 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
     case Item::Kind::Live:
       o.Set("type", static_cast<double>(kLive));
       o.Set("live", item.live);
+      break;
+    case Item::Kind::Seek:
+      o.Set("type", static_cast<double>(kSeek));
+      o.Set("id", item.seekId);
+      o.Set("ok", item.ok);
+      o.Set("message", item.message);
+      o.Set("position", usOrMinusOne(item.pts));
+      break;
+    case Item::Kind::Duration:
+      o.Set("type", static_cast<double>(kDuration));
+      o.Set("duration", usOrMinusOne(item.pts));
+      o.Set("seekable", item.seekable);
       break;
   }
   return o;
@@ -302,6 +326,30 @@ Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
     tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); });
   });
   return deferred.Promise();
+}
+
+// _seek(id, positionUs, stopUs, rate, accurate): validated in lib/frame-source.ts.
+Napi::Value FrameSourceHandle::Seek(const Napi::CallbackInfo& info) {
+  if (state_ != State::Running) return info.Env().Undefined();
+  SeekRequest r;
+  r.id = info[0].As<Napi::Number>().Uint32Value();
+  r.position = info[1].As<Napi::Number>().Int64Value() * 1000;
+  int64_t stop = info[2].As<Napi::Number>().Int64Value();
+  r.stop = stop < 0 ? -1 : stop * 1000;
+  r.rate = info[3].As<Napi::Number>().DoubleValue();
+  r.accurate = info[4].ToBoolean();
+  pipeline_->seek(r);
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::Pause(const Napi::CallbackInfo& info) {
+  if (state_ == State::Running) pipeline_->setPaused(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::Step(const Napi::CallbackInfo& info) {
+  if (state_ == State::Running) pipeline_->step();
+  return info.Env().Undefined();
 }
 
 void FrameSourceHandle::finishClose(Napi::Env env) {

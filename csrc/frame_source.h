@@ -32,6 +32,10 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Playback control: each returns at once; results arrive as items.
+  Napi::Value Seek(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
 
   void finishClose(Napi::Env env);
   static void onEnvCleanup(void* self);

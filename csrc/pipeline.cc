@@ -172,16 +172,19 @@ bool SourcePipeline::build(BuildError* err) {
     elements_.assign(names.rbegin(), names.rend());
   }
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
-  g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
+  g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
                FALSE, nullptr);
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
   callbacks.new_sample = &SourcePipeline::onNewSample;
+  callbacks.new_preroll = &SourcePipeline::onNewPreroll;
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, this, nullptr);
 
   PadPtr sinkPad(gst_element_get_static_pad(sink, "sink"));
   gst_pad_add_probe(sinkPad.get(), GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, &SourcePipeline::onQuery, this, nullptr);
+  gst_pad_add_probe(sinkPad.get(), static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+                    &SourcePipeline::onFlush, this, nullptr);
 
   BusPtr bus(gst_element_get_bus(pipeline_.get()));
   gst_bus_set_sync_handler(bus.get(), &SourcePipeline::onBusMessage, this, nullptr);
@@ -247,9 +250,13 @@ int SourcePipeline::onAutoplugSelect(GstElement*, GstPad*, GstCaps*, GstElementF
 // Called on a thread of its own at end of stream when looping: a flushing seek from the
 // streaming thread that posted EOS would wait on itself.
 void SourcePipeline::loopToStart() {
-  runControl([](SourcePipeline& self) {
-    gboolean ok = gst_element_seek_simple(self.pipeline_.get(), GST_FORMAT_TIME,
-                                          static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+  control([](SourcePipeline& self) {
+    double rate = self.rate_;
+    int64_t stop = self.opts_.end;
+    gboolean ok = gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
+                                   static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                                   GST_SEEK_TYPE_SET, self.opts_.start, stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET,
+                                   stop < 0 ? 0 : stop);
     if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
   });
 }
@@ -392,15 +399,69 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
   GstBuffer* buf = gst_sample_get_buffer(sample.get());
   GstCaps* caps = gst_sample_get_caps(sample.get());
   if (buf == nullptr || caps == nullptr) return GST_FLOW_OK;
+  {
+    // PLAYING renders the buffer the sink prerolled on; if it was queued as a paused frame, it
+    // has been delivered already.
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    if (prerollPushed_ && prerollPushed_.get() == buf) {
+      prerollPushed_.reset();
+      return GST_FLOW_OK;
+    }
+    prerollPushed_.reset();
+  }
   noteCaps(caps);
   if (!format_) return GST_FLOW_NOT_NEGOTIATED;
-  frames_++;
-
   Item item;
+  GstFlowReturn flow = GST_FLOW_OK;
+  if (!makeFrame(sample.get(), &item, &flow)) return flow;
+  pushFrame(std::move(item));
+  return GST_FLOW_OK;
+}
+
+// Called from the streaming thread when the sink prerolls (reaching PAUSED, after a flush, after a
+// step). Only while JS has paused is the preroll frame queued: playing, the same buffer is rendered
+// (new_sample) right after.
+GstFlowReturn SourcePipeline::onNewPreroll(GstAppSink* sink, gpointer self) {
+  return static_cast<SourcePipeline*>(self)->takePreroll(sink);
+}
+
+GstFlowReturn SourcePipeline::takePreroll(GstAppSink* sink) {
+  if (!paused_ || stopping_) return GST_FLOW_OK;
+  SamplePtr sample(gst_app_sink_pull_preroll(sink));
+  if (!sample) return GST_FLOW_OK;
+  GstBuffer* buf = gst_sample_get_buffer(sample.get());
+  GstCaps* caps = gst_sample_get_caps(sample.get());
+  if (buf == nullptr || caps == nullptr) return GST_FLOW_OK;
+  {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    if (prerollPushed_ && prerollPushed_.get() == buf) return GST_FLOW_OK;
+  }
+  noteCaps(caps);
+  if (!format_) return GST_FLOW_OK;
+  Item item;
+  GstFlowReturn flow = GST_FLOW_OK;
+  if (!makeFrame(sample.get(), &item, &flow)) return GST_FLOW_OK;
+  {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    prerollPushed_.reset(gst_buffer_ref(buf));
+  }
+  pushFrame(std::move(item));
+  return GST_FLOW_OK;
+}
+
+// Streaming thread: the frame item for `buf` (zero-copy when it is in a slot, else copied into one).
+// False when there is no frame to deliver; *flow then says what to return upstream.
+bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow) {
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  frames_++;
+  Item& item = *out;
   item.kind = Item::Kind::Frame;
-  item.sequence = sequence_++;
   item.pts = GST_BUFFER_PTS(buf);
   item.duration = GST_BUFFER_DURATION(buf);
+  const GstSegment* segment = gst_sample_get_segment(sample);
+  if (segment && segment->format == GST_FORMAT_TIME && item.pts != GST_CLOCK_TIME_NONE) {
+    item.streamTime = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, item.pts);
+  }
   // Strides come from the buffer's GstVideoMeta when it has one: never assume the caps' layout.
   if (GstVideoMeta* meta = gst_buffer_get_video_meta(buf)) {
     bool same = meta->n_planes == format_->planes;
@@ -429,13 +490,18 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
     }
   }
   if (!item.buffer) {
-    // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory.
+    // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory. A
+    // flush (seek) ends the wait for a slot.
     size_t total = gst_buffer_get_size(buf);
-    int slot = ring_->acquire(total, !dropping(), nullptr);
+    int slot = ring_->acquire(total, !dropping(), &flushing_);
     if (slot < 0) {
-      if (stopping_ || ring_->cancelled()) return GST_FLOW_FLUSHING;
+      if (stopping_ || ring_->cancelled() || flushing_) {
+        *flow = GST_FLOW_FLUSHING;
+        return false;
+      }
       dropped_++;
-      return GST_FLOW_OK;
+      *flow = GST_FLOW_OK;
+      return false;
     }
     gst_buffer_extract(buf, 0, ring_->data(slot), total);
     BufferPtr copy(gst_buffer_new());
@@ -447,8 +513,79 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
     copied_++;
     bytesCopied_ += total;
   }
+  return true;
+}
+
+// Streaming thread (the sink's): numbers the frame, and marks the first one after a flush. A seek
+// whose flush went by resolves just ahead of its first frame.
+void SourcePipeline::pushFrame(Item&& item) {
+  if (discont_.exchange(false)) item.discont = true;
+  if (uint32_t id = flushedSeek_.exchange(0)) {
+    Item done;
+    done.kind = Item::Kind::Seek;
+    done.seekId = id;
+    done.ok = true;
+    done.pts = item.streamTime;
+    push(std::move(done));
+  }
+  item.sequence = sequence_++;
   push(std::move(item));
-  return GST_FLOW_OK;
+}
+
+// Called from the thread that sends a flush downstream (the seeking thread, or a demuxer's) when
+// FLUSH_START or FLUSH_STOP reaches our sink pad. Upstream may be blocked waiting for a buffer of
+// our pool while the consumer holds frames: flushing the pool releases it, so a seek never waits
+// for the consumer.
+GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* self = static_cast<SourcePipeline*>(data);
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_START) {
+    self->flushing_ = true;
+    self->setPoolsFlushing(true);
+    self->ring_->wakeWaiters();
+  } else if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+    {
+      std::lock_guard<std::mutex> lk(self->prerollMu_);
+      self->prerollPushed_.reset();
+    }
+    uint32_t id = self->seekInFlight_;
+    if (id != 0 && gst_event_get_seqnum(event) == self->seekSeqnum_) {
+      // Frames decoded before the seek and not yet delivered are not what the consumer asked for.
+      std::vector<Item> drops;
+      {
+        std::lock_guard<std::mutex> lk(self->queueMu_);
+        for (auto it = self->queue_.begin(); it != self->queue_.end();) {
+          if (it->kind == Item::Kind::Frame) {
+            drops.push_back(std::move(*it));
+            it = self->queue_.erase(it);
+            self->queuedFrames_--;
+          } else {
+            ++it;
+          }
+        }
+      }
+      drops.clear();
+      self->seekInFlight_.compare_exchange_strong(id, 0);
+      self->flushedSeek_ = id;
+    }
+    self->discont_ = true;
+    if (!self->stopping_) self->setPoolsFlushing(false);
+    self->flushing_ = false;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void SourcePipeline::setPoolsFlushing(bool flushing) {
+  std::vector<PoolPtr> pools;
+  {
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    for (auto& w : pools_) {
+      if (gpointer p = w->get()) pools.emplace_back(GST_BUFFER_POOL(p));
+    }
+  }
+  for (auto& p : pools) {
+    if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), flushing ? TRUE : FALSE);
+  }
 }
 
 // Called from the thread that posts a message (streaming threads, or the state-change thread).
@@ -461,6 +598,14 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
   if (self->stopping_) return GST_BUS_DROP;
   switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_EOS: {
+      // A seek that flushed and then found no frame (its target was at the very end) ends here.
+      if (uint32_t id = self->flushedSeek_.exchange(0)) {
+        Item done;
+        done.kind = Item::Kind::Seek;
+        done.seekId = id;
+        done.ok = true;
+        self->push(std::move(done));
+      }
       if (self->opts_.loop) {
         self->loopToStart();
         break;
@@ -497,6 +642,13 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
       self->push(std::move(item));
       break;
     }
+    case GST_MESSAGE_ASYNC_DONE:
+    case GST_MESSAGE_DURATION_CHANGED:
+      // Not on this (streaming) thread: a query from here could wait on the thread itself.
+      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_DURATION_CHANGED || GST_MESSAGE_SRC(msg) == GST_OBJECT(self->pipeline_.get())) {
+        self->control([](SourcePipeline& s) { s.queryDuration(); });
+      }
+      break;
     case GST_MESSAGE_ELEMENT:
       if (gst_is_missing_plugin_message(msg)) {
         CharPtr desc(gst_missing_plugin_message_get_description(msg));
@@ -573,7 +725,7 @@ PipelineStats SourcePipeline::stats() const {
 }
 
 void SourcePipeline::start() {
-  runControl([](SourcePipeline& self) {
+  control([](SourcePipeline& self) {
     GstElement* p = self.pipeline_.get();
     GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
     if (r == GST_STATE_CHANGE_NO_PREROLL) {
@@ -583,12 +735,148 @@ void SourcePipeline::start() {
       item.live = true;
       self.push(std::move(item));
     }
-    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_) r = gst_element_set_state(p, GST_STATE_PLAYING);
+    // A range: seek once prerolled, before PLAYING, so no frame before `start` is delivered.
+    if (r != GST_STATE_CHANGE_FAILURE && (self.opts_.start > 0 || self.opts_.end >= 0) && self.waitSettled()) {
+      gst_element_seek(p, 1.0, GST_FORMAT_TIME, static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                       GST_SEEK_TYPE_SET, self.opts_.start, self.opts_.end < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET,
+                       self.opts_.end < 0 ? 0 : self.opts_.end);
+      self.discont_ = false;  // the first frame is where the stream starts, not a jump
+    }
+    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_ && !self.paused_) r = gst_element_set_state(p, GST_STATE_PLAYING);
     // The failing element has usually posted an ERROR already; this one says where it happened.
     if (r == GST_STATE_CHANGE_FAILURE && !self.stopping_) {
       self.pushError("the pipeline failed to start (an element refused to change state)");
     }
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playback control: queued on the JS thread, run in order on a control thread
+
+// Any thread: runs `work` after the control work queued before it, on a control thread.
+void SourcePipeline::control(std::function<void(SourcePipeline&)> work) {
+  {
+    std::lock_guard<std::mutex> lk(controlMu_);
+    controlQueue_.push_back(std::move(work));
+    if (controlRunning_) return;
+    controlRunning_ = true;
+  }
+  runControl([](SourcePipeline& self) {
+    for (;;) {
+      std::function<void(SourcePipeline&)> next;
+      {
+        std::lock_guard<std::mutex> lk(self.controlMu_);
+        if (self.controlQueue_.empty() || self.stopping_) {
+          self.controlQueue_.clear();
+          self.controlRunning_ = false;
+          return;
+        }
+        next = std::move(self.controlQueue_.front());
+        self.controlQueue_.pop_front();
+      }
+      next(self);
+    }
+  });
+}
+
+// Control thread: waits until the pipeline has prerolled once (its pads exist, so it can seek and
+// answer queries). A later state change still in progress (PLAYING to PAUSED while the consumer
+// holds every frame) only counts when `full`: a flushing seek is fine then, a step is not (the
+// sink would count the frame it is about to preroll on as the step, and skip it). False when
+// stopping or failed.
+bool SourcePipeline::waitSettled(bool full) {
+  for (;;) {
+    if (stopping_) return false;
+    GstState current = GST_STATE_VOID_PENDING, pending = GST_STATE_VOID_PENDING;
+    GstStateChangeReturn r = gst_element_get_state(pipeline_.get(), &current, &pending, 20 * GST_MSECOND);
+    if (r == GST_STATE_CHANGE_FAILURE) return false;
+    if (r != GST_STATE_CHANGE_ASYNC || (!full && current >= GST_STATE_PAUSED)) return !stopping_;
+  }
+}
+
+void SourcePipeline::seek(const SeekRequest& request) {
+  latestSeek_ = request.id;
+  control([request](SourcePipeline& self) { self.doSeek(request); });
+}
+
+void SourcePipeline::doSeek(const SeekRequest& r) {
+  // A later seek replaced this one (JS has rejected it already).
+  if (r.id != latestSeek_ || !waitSettled() || r.id != latestSeek_) return;
+  auto fail = [&](const std::string& message) {
+    Item item;
+    item.kind = Item::Kind::Seek;
+    item.seekId = r.id;
+    item.ok = false;
+    item.message = message;
+    push(std::move(item));
+  };
+  GstElement* p = pipeline_.get();
+  MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
+  gboolean seekable = FALSE;
+  if (gst_element_query(p, query.get())) gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
+  if (!seekable || live_) return fail("");
+  auto flags = static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH |
+                                         (r.accurate ? GST_SEEK_FLAG_ACCURATE
+                                                     : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
+  int64_t stop = r.stop >= 0 ? r.stop : opts_.end;
+  int64_t from = r.position, to = stop;
+  // Backwards, playback runs from the segment's stop down to its start.
+  if (r.rate < 0) {
+    from = opts_.start;
+    to = r.position;
+  }
+  GstEvent* event = gst_event_new_seek(r.rate, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, from,
+                                       to < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, to < 0 ? 0 : to);
+  // The flush this seek causes carries its seqnum: that is how the sink knows which seek it ends.
+  seekSeqnum_ = gst_event_get_seqnum(event);
+  seekInFlight_ = r.id;
+  rate_ = r.rate;
+  if (!gst_element_send_event(p, event)) {
+    uint32_t id = r.id;
+    seekInFlight_.compare_exchange_strong(id, 0);
+    id = r.id;
+    flushedSeek_.compare_exchange_strong(id, 0);
+    fail("the pipeline refused the seek");
+  }
+}
+
+void SourcePipeline::setPaused(bool paused) {
+  paused_ = paused;
+  control([paused](SourcePipeline& self) {
+    if (!self.waitSettled()) return;
+    // A live source stops capturing while paused (NO_PREROLL); what it would have sent is lost.
+    gst_element_set_state(self.pipeline_.get(), paused ? GST_STATE_PAUSED : GST_STATE_PLAYING);
+  });
+}
+
+void SourcePipeline::step() {
+  control([](SourcePipeline& self) {
+    if (!self.paused_ || !self.waitSettled(true)) return;
+    // In PAUSED the sink skips the frame it prerolled on and prerolls on the next: that preroll is
+    // queued (takePreroll).
+    gst_element_send_event(self.pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
+  });
+}
+
+// Control thread: the duration (and whether the stream can seek), queued when either changed.
+void SourcePipeline::queryDuration() {
+  if (stopping_) return;
+  gint64 duration = -1;
+  if (!gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration)) duration = -1;
+  MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
+  gboolean seekable = FALSE;
+  if (gst_element_query(pipeline_.get(), query.get())) {
+    gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
+  }
+  bool canSeek = seekable && !live_;
+  if (duration == lastDuration_ && canSeek == lastSeekable_) return;
+  lastDuration_ = duration;
+  lastSeekable_ = canSeek;
+  Item item;
+  item.kind = Item::Kind::Duration;
+  item.pts = duration < 0 ? GST_CLOCK_TIME_NONE : static_cast<uint64_t>(duration);
+  item.seekable = canSeek;
+  push(std::move(item));
 }
 
 void SourcePipeline::flushPools() {

@@ -36,6 +36,19 @@ struct PipelineOptions {
   std::vector<std::pair<std::string, std::string>> sourceSetupProps;
   int decoder = 0;    // for a decodebin "fs-src": 0 any decoder, 1 hardware only, 2 software only
   bool loop = false;  // at end of stream, seek back to the start instead of ending
+  // Playback range and clock (playback control).
+  int64_t start = 0;   // ns; where playback (and each loop) starts
+  int64_t end = -1;    // ns; where it stops, -1 for the end of the media
+  bool sync = false;   // the sink waits for each frame's time on the clock (real-time playback, rate)
+};
+
+// A seek asked for by JS. position and stop in ns (stop -1: to the end, or the `end` option).
+struct SeekRequest {
+  uint32_t id = 0;
+  int64_t position = 0;
+  int64_t stop = -1;
+  double rate = 1.0;
+  bool accurate = false;
 };
 
 struct PlaneLayout {
@@ -60,7 +73,7 @@ struct FormatInfo {
 };
 
 struct Item {
-  enum class Kind { Frame, Format, Eos, Error, Warning, Live };
+  enum class Kind { Frame, Format, Eos, Error, Warning, Live, Seek, Duration };
   Kind kind = Kind::Frame;
 
   // Frame: the buffer keeps the slot busy until JS releases the frame.
@@ -70,8 +83,12 @@ struct Item {
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
   uint64_t duration = GST_CLOCK_TIME_NONE;
+  // pts on the media's timeline (its segment's stream time): what seek positions are given in. It
+  // differs from pts where the container shifts timestamps (MP4 edit lists for B-frame delay).
+  uint64_t streamTime = GST_CLOCK_TIME_NONE;
   uint64_t sequence = 0;
   bool copied = false;
+  bool discont = false;  // the first frame after a flush (seek, loop): consumers reset their state
   uint32_t planes = 0;  // > 0 when this frame's layout differs from its format's
   PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
 
@@ -83,6 +100,12 @@ struct Item {
   std::string missing;  // description of a missing plugin GStreamer reported before the error
   int code = 0;
   bool live = false;
+
+  // Seek: the result of seek `seekId` (ok: the next frame is its target; else `message`, and
+  // `message` empty with !ok means the stream cannot seek). Duration: `pts` holds it (ns or NONE).
+  uint32_t seekId = 0;
+  bool ok = false;
+  bool seekable = false;
 };
 
 struct PipelineStats {
@@ -123,6 +146,13 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool next(bool acceptFrame, Item* out);
   PipelineStats stats() const;
 
+  // Playback control, JS thread. Each queues work for the control thread (in order) and returns at
+  // once; results come back as items (Seek, Duration, frames).
+  void seek(const SeekRequest& request);
+  void setPaused(bool paused);
+  // While paused: the sink prerolls the next frame, which is queued like any other.
+  void step();
+
  private:
   explicit SourcePipeline(const PipelineOptions& opts);
   bool build(BuildError* err);
@@ -138,6 +168,16 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
                        bool onlyExisting, BuildError* err);
   void loopToStart();
   void runControl(std::function<void(SourcePipeline&)> work);
+  void control(std::function<void(SourcePipeline&)> work);
+  bool waitSettled(bool full = false);
+  void doSeek(const SeekRequest& request);
+  void queryDuration();
+  static GstPadProbeReturn onFlush(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn onNewPreroll(GstAppSink* sink, gpointer self);
+  GstFlowReturn takePreroll(GstAppSink* sink);
+  bool makeFrame(GstSample* sample, Item* item, GstFlowReturn* flow);
+  void pushFrame(Item&& item);
+  void setPoolsFlushing(bool flushing);
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
@@ -181,6 +221,23 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> live_{false};
   std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
+
+  // Playback control. The control queue runs its work in order on one control thread at a time.
+  std::mutex controlMu_;
+  std::deque<std::function<void(SourcePipeline&)>> controlQueue_;
+  bool controlRunning_ = false;
+  std::atomic<bool> paused_{false};        // what JS asked for last
+  std::atomic<uint32_t> latestSeek_{0};    // id of the newest seek JS asked for: older ones are skipped
+  std::atomic<uint32_t> seekSeqnum_{0};    // seqnum of the seek event in flight, and its id
+  std::atomic<uint32_t> seekInFlight_{0};
+  std::atomic<uint32_t> flushedSeek_{0};   // the seek whose flush went by: its result rides the next frame
+  std::atomic<bool> discont_{false};       // the next frame follows a flush
+  std::atomic<bool> flushing_{false};      // between FLUSH_START and FLUSH_STOP at our sink
+  std::atomic<double> rate_{1.0};          // of the last seek: loops keep it
+  int64_t lastDuration_ = -2;              // control thread only
+  bool lastSeekable_ = false;
+  std::mutex prerollMu_;
+  BufferPtr prerollPushed_;  // a preroll frame already queued: when PLAYING renders it again, skip it
 
   // Threads of our own: counted so teardown can wait for them without joining from inside one.
   std::mutex threadsMu_;

@@ -23,7 +23,12 @@ export type ErrorCode =
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_BINDING_LOAD'
   | 'ERR_GSTREAMER_MISSING'
-  | 'ERR_GSTREAMER_VERSION';
+  | 'ERR_GSTREAMER_VERSION'
+  | 'ERR_NOT_SEEKABLE'
+  | 'ERR_SEEK_SUPERSEDED'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_NOT_PAUSED'
+  | 'ERR_CLOSED';
 
 export class FrameSourceError extends Error {
   readonly code: ErrorCode;
@@ -57,6 +62,19 @@ export class OptionRangeError extends RangeError {
   ) {
     super(`option '${option}' must be ${expected}; received ${describe(received)}`);
     this.name = 'OptionRangeError';
+  }
+}
+
+/** A position (seek target, playback rate) outside what the source allows. */
+export class PositionRangeError extends RangeError {
+  readonly code = 'ERR_OUT_OF_RANGE' as const;
+  constructor(
+    readonly argument: string,
+    readonly expected: string,
+    readonly received: unknown,
+  ) {
+    super(`${argument} must be ${expected}; received ${describe(received)}`);
+    this.name = 'PositionRangeError';
   }
 }
 

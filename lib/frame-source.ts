@@ -3,7 +3,7 @@
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
 import { loadBinding } from './binding';
-import { FrameSourceError, MissingElementError, PipelineError } from './errors';
+import { FrameSourceError, MissingElementError, OptionTypeError, PipelineError, PositionRangeError } from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
@@ -43,6 +43,19 @@ export interface FrameSourceEvents {
   stats: [stats: FrameSourceStats];
   /** A network source lost its connection and frame-source is reconnecting (the iterator goes on). */
   reconnect: [info: { attempt: number; delay: number; error: PipelineError }];
+  /** The duration (µs, or null when unknown) became known or changed. */
+  duration: [duration: number | null];
+  /** A seek completed: the next frame (marked `discontinuity`) is at `position` µs (null: none came, end of stream). */
+  seek: [info: { position: number | null }];
+}
+
+/** Options of {@link FrameSource.seek}. */
+export interface SeekOptions {
+  /**
+   * false (default): land on the keyframe at or before the position (fast). true: decode from that
+   * keyframe and deliver from the first frame at or after the position.
+   */
+  accurate?: boolean;
 }
 
 /** A camera GStreamer can see. */
@@ -77,6 +90,8 @@ const ITEM_EOS = 2;
 const ITEM_ERROR = 3;
 const ITEM_WARNING = 4;
 const ITEM_LIVE = 5;
+const ITEM_SEEK = 6;
+const ITEM_DURATION = 7;
 const GST_CORE_ERROR_NEGOTIATION = 7;
 const GST_CORE_ERROR_MISSING_PLUGIN = 12;
 const GST_RESOURCE_ERROR_NOT_FOUND = 3;
@@ -181,6 +196,15 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
   #connectionLost: PipelineError | null = null;
+  // Playback control (see the region below).
+  #duration: number | null = null;
+  #position: number | null = null;
+  #nextPosition: number | null = null;
+  #paused = false;
+  #rate = 1;
+  #seekId = 0;
+  #pendingSeek: { id: number; resolve: () => void; reject: (err: Error) => void } | null = null;
+  #stepReaders: Reader[] = [];
 
   /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
   static async devices(): Promise<CameraDevice[]> {
@@ -320,6 +344,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       if (this.#statsTimer) clearInterval(this.#statsTimer);
       if (this.#retryTimer) clearTimeout(this.#retryTimer);
       for (const r of this.#readers.splice(0)) r.resolve(null);
+      for (const r of this.#stepReaders.splice(0)) r.resolve(null);
+      this.#settleSeek(new FrameSourceError('ERR_CLOSED', 'the source was closed before the seek completed'));
       const sessions = [this.#session, ...this.#retired.splice(0)];
       this.#closing = Promise.all(sessions.map((s) => s.handle._close())).then(() => {
         this.#state = 'closed';
@@ -331,6 +357,188 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
   async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Playback control. Every call returns at once: state changes and seeks run on the native control
+  // thread, in the order they were asked for, and their results come back as items.
+
+  /** Duration in µs, or null while unknown (before the first frame) and for live streams. */
+  get duration(): number | null {
+    return this.#duration;
+  }
+
+  /**
+   * Where the last frame delivered is on the media's timeline (µs, the timeline seek() takes), or
+   * null before the first. It equals that frame's `timestamp` except where the container shifts
+   * timestamps (MP4 with B-frames: by the decoder delay).
+   */
+  get position(): number | null {
+    return this.#position;
+  }
+
+  /** Whether pause() is in force. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Playback rate: 2 plays twice as fast, -1 backwards (where the demuxer can). It changes the pace
+   * only with the `sync` option (otherwise frames come as fast as they are decoded) and the
+   * timestamps' direction. Setting it seeks to the current position; see setRate() to await it.
+   */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  set rate(rate: number) {
+    // Errors about the value throw here; a failure of the seek itself goes to 'error' listeners
+    // only as a rejection of setRate(), which this setter ignores.
+    this.#checkRate(rate);
+    this.setRate(rate).catch(() => undefined);
+  }
+
+  /** Changes the playback rate (see `rate`); resolves once the next frame is at the new rate. */
+  setRate(rate: number): Promise<void> {
+    try {
+      this.#checkRate(rate);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const from = this.#nextPosition ?? this.options.start;
+    const previous = this.#rate;
+    this.#rate = rate;
+    return this.#startSeek(from, true).catch((err: Error) => {
+      if ((err as FrameSourceError).code !== 'ERR_SEEK_SUPERSEDED') this.#rate = previous;
+      throw err;
+    });
+  }
+
+  #checkRate(rate: number): void {
+    if (typeof rate !== 'number' || Number.isNaN(rate)) throw new OptionTypeError('rate', 'a number', rate);
+    if (!Number.isFinite(rate) || rate === 0 || Math.abs(rate) > 64 || Math.abs(rate) < 1 / 64) {
+      throw new PositionRangeError('rate', 'a non-zero number from -64 to 64 (at least 1/64 in size)', rate);
+    }
+  }
+
+  /**
+   * Moves playback to `position` (µs, the media's own time). Resolves when the next frame the
+   * source delivers is the seek's target; frames read meanwhile wait for it. Frames you hold stay
+   * valid; the first frame after the seek has `discontinuity` set and a 'seek' event precedes it.
+   * A later seek wins: the earlier one rejects with ERR_SEEK_SUPERSEDED. Rejects with
+   * ERR_NOT_SEEKABLE for live or non-seekable sources, ERR_OUT_OF_RANGE for a position outside the
+   * media (or the start/end range), ERR_CLOSED once the source is closing or closed.
+   */
+  seek(position: number, options: SeekOptions = {}): Promise<void> {
+    if (typeof position !== 'number' || Number.isNaN(position)) {
+      return Promise.reject(new OptionTypeError('position', 'a number of microseconds', position));
+    }
+    if (typeof options !== 'object' || options === null) return Promise.reject(new OptionTypeError('options', 'an object', options));
+    const accurate = options.accurate ?? false;
+    if (typeof accurate !== 'boolean') return Promise.reject(new OptionTypeError('accurate', 'a boolean', accurate));
+    const end = this.options.end ?? this.#duration;
+    if (!Number.isFinite(position) || position < this.options.start || (end !== null && position >= end)) {
+      const range = end !== null ? `from ${this.options.start} to below ${end} µs` : `at least ${this.options.start} µs`;
+      return Promise.reject(new PositionRangeError('position', `a time in the media, ${range}`, position));
+    }
+    return this.#startSeek(Math.floor(position), accurate);
+  }
+
+  #startSeek(position: number, accurate: boolean): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#state !== 'open' || this.#ended) {
+      return Promise.reject(new FrameSourceError('ERR_CLOSED', 'the source is closed (or reached its end): it cannot seek'));
+    }
+    if (this.#live) {
+      return Promise.reject(new FrameSourceError('ERR_NOT_SEEKABLE', 'a live source (camera, network stream, live test) cannot seek'));
+    }
+    this.#settleSeek(new FrameSourceError('ERR_SEEK_SUPERSEDED', 'a later seek replaced this one before it completed'));
+    const id = ++this.#seekId;
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingSeek = { id, resolve, reject };
+      this.#session.handle._seek(id, position, this.options.end ?? -1, this.#rate, accurate);
+    });
+  }
+
+  #settleSeek(err: Error): void {
+    const pending = this.#pendingSeek;
+    this.#pendingSeek = null;
+    pending?.reject(err);
+  }
+
+  #onSeekDone(id: number, ok: boolean, message: string, position: number): void {
+    const pending = this.#pendingSeek;
+    if (!pending || pending.id !== id) return;
+    this.#pendingSeek = null;
+    if (!ok) {
+      pending.reject(new FrameSourceError('ERR_NOT_SEEKABLE', message || 'this stream cannot seek (GStreamer says it is not seekable)'));
+      return;
+    }
+    this.emit('seek', { position: position >= 0 ? position : null });
+    pending.resolve();
+  }
+
+  /**
+   * Stops delivering frames: the pipeline goes to PAUSED, so decoding stops and no new memory is
+   * taken (frames already decoded stay in their slots). Readers wait until resume() or step(). A
+   * live source stops capturing: what it would have sent meanwhile is lost. No-op once closed.
+   */
+  pause(): void {
+    if (this.#paused || this.#state !== 'open') return;
+    this.#paused = true;
+    this.#session.handle._pause(true);
+  }
+
+  /** Goes on from where pause() stopped. */
+  resume(): void {
+    if (!this.#paused || this.#state !== 'open') return;
+    this.#paused = false;
+    this.#session.handle._pause(false);
+    this.#onWake(this.#session);
+  }
+
+  /**
+   * While paused: advances `frames` frames (default 1) and resolves with the last of them, yours
+   * until you release() it (those in between are released). Resolves with null at the end of the
+   * stream or once closed; rejects with ERR_NOT_PAUSED when not paused.
+   */
+  async step(frames = 1): Promise<Frame | null> {
+    if (!Number.isInteger(frames) || frames < 1 || frames > 1_000_000) {
+      throw new PositionRangeError('frames', 'an integer from 1 to 1000000', frames);
+    }
+    if (this.#error) throw this.#error;
+    if (this.#state !== 'open') throw new FrameSourceError('ERR_CLOSED', 'the source is closed: it cannot step');
+    if (!this.#paused) throw new FrameSourceError('ERR_NOT_PAUSED', 'step() needs a paused source: call pause() first');
+    let frame: Frame | null = null;
+    for (let i = 0; i < frames; i++) {
+      frame?.release();
+      frame = await this.#stepOne();
+      if (!frame) return null;
+    }
+    return frame;
+  }
+
+  #stepOne(): Promise<Frame | null> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#state !== 'open' || this.#ended) return Promise.resolve(null);
+    if (this.#held >= this.options.ringSize) {
+      return Promise.reject(
+        new FrameSourceError('ERR_RING_EXHAUSTED', `you hold all ${this.#held} frames of the ring: release() some before step()`),
+      );
+    }
+    return new Promise<Frame | null>((resolve, reject) => {
+      this.#stepReaders.push({ resolve, reject, kept: true });
+      // A frame decoded before the pause (or the one the sink prerolled on) comes first.
+      if (this.#session.handle._stats().queuedFrames === 0) this.#session.handle._step();
+      this.#onWake(this.#session);
+    });
+  }
+
+  // Whether the head of the native queue may be delivered now: a step takes it even while paused;
+  // readers wait while paused and while a seek is on its way to its target.
+  #acceptsFrame(): boolean {
+    if (this.#stepReaders.length > 0) return true;
+    return this.#readers.length > 0 && !this.#paused && this.#pendingSeek === null;
   }
 
   // Called on the JS thread by the native side when items are waiting, and by readers.
@@ -375,7 +583,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #pump(session: Session): void {
     const h = session.handle;
     while (this.#state === 'open' && session === this.#session) {
-      const item = h._next(this.#readers.length > 0);
+      const item = h._next(this.#acceptsFrame());
       if (!item) return;
       switch (item.type) {
         case ITEM_FRAME:
@@ -394,6 +602,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
           }
           this.#ended = true;
           for (const r of this.#readers.splice(0)) r.resolve(null);
+          for (const r of this.#stepReaders.splice(0)) r.resolve(null);
           this.emit('eos');
           void this.close();
           return;
@@ -416,12 +625,23 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         case ITEM_LIVE:
           this.#live = item.live;
           break;
+        case ITEM_SEEK:
+          this.#onSeekDone(item.id, item.ok, item.message, item.position);
+          break;
+        case ITEM_DURATION: {
+          const duration = item.duration >= 0 ? item.duration : null;
+          if (duration !== this.#duration) {
+            this.#duration = duration;
+            this.emit('duration', duration);
+          }
+          break;
+        }
       }
     }
   }
 
   #deliver(session: Session, item: NativeFrameItem): void {
-    const reader = this.#readers.shift()!;
+    const reader = this.#stepReaders.shift() ?? this.#readers.shift()!;
     const slot = session.slots.get(item.slot);
     const format = this.#format;
     if (!slot || !format) {
@@ -440,7 +660,12 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       item.sequence,
       item.copied,
       reader.kept,
+      item.discont === true,
     );
+    if (item.position >= 0) {
+      this.#position = item.position;
+      this.#nextPosition = item.position + (frame.duration ?? 0);
+    }
     this.#registry.register(data, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
@@ -483,6 +708,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     if (this.#error || this.#state !== 'open') return;
     this.#error = err;
     for (const r of this.#readers.splice(0)) r.reject(err);
+    for (const r of this.#stepReaders.splice(0)) r.reject(err);
+    this.#settleSeek(err);
     // An 'error' event without a listener would throw from here and take the process down.
     if (this.listenerCount('error') > 0) this.emit('error', err);
     void this.close();

@@ -26,6 +26,11 @@ export class Frame {
   readonly sequence: number;
   /** True when upstream ignored the pool and this frame was copied into its slot. */
   readonly copied: boolean;
+  /**
+   * True on the first frame after a jump in the stream (a seek, a loop back to the start): reset
+   * whatever state you keep between consecutive frames. `sequence` goes on counting.
+   */
+  readonly discontinuity: boolean;
   /** @internal */
   readonly id: number;
 
@@ -46,6 +51,7 @@ export class Frame {
     sequence: number,
     copied: boolean,
     kept: boolean,
+    discontinuity = false,
   ) {
     this.#release = release;
     this.id = id;
@@ -59,6 +65,7 @@ export class Frame {
     this.duration = duration;
     this.sequence = sequence;
     this.copied = copied;
+    this.discontinuity = discontinuity;
     this.#kept = kept;
   }
 

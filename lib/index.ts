@@ -1,5 +1,5 @@
 export { FrameSource } from './frame-source';
-export type { CameraDevice, FrameSourceEvents, FrameSourceState, FrameSourceStats } from './frame-source';
+export type { CameraDevice, FrameSourceEvents, FrameSourceState, FrameSourceStats, SeekOptions } from './frame-source';
 export { OUTPUT_FORMATS, TEST_PATTERNS } from './sources';
 export type { Decoder, OutputFormat, ReconnectOptions, TestPattern, TestSourceOptions } from './sources';
 export { Frame } from './frame';
@@ -13,6 +13,7 @@ export {
   OptionRangeError,
   OptionTypeError,
   PipelineError,
+  PositionRangeError,
   debianPackageFor,
 } from './errors';
 export type { ErrorCode } from './errors';

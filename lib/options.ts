@@ -41,6 +41,18 @@ export interface FrameSourceOptions {
   latency?: number;
   /** At end of stream, start again from the beginning (files, non-live sources). */
   loop?: boolean;
+  /**
+   * Where playback starts, in µs of the media's own time (files and other seekable sources).
+   * Also where `loop` goes back to. Default 0.
+   */
+  start?: number;
+  /** Where playback ends, in µs (end of stream comes there). Default: the end of the media. */
+  end?: number;
+  /**
+   * Deliver frames at their own pace on the pipeline clock (real-time playback, as a player would),
+   * instead of as fast as they are decoded. Needed for `rate` to change the pace. Default false.
+   */
+  sync?: boolean;
   /** For network `uri` sources: when the connection drops, reconnect (emitting 'reconnect') instead of failing. */
   reconnect?: boolean | ReconnectOptions;
   /**
@@ -86,6 +98,11 @@ export interface NormalizedOptions {
   decoder: Decoder;
   latency: number | null;
   loop: boolean;
+  /** µs; 0 for the beginning. */
+  start: number;
+  /** µs; null for the end of the media. */
+  end: number | null;
+  sync: boolean;
   reconnect: { attempts: number; delay: number } | null;
   ringSize: number;
   drop: boolean | 'auto';
@@ -115,7 +132,7 @@ export const LIMITS = {
 
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
-  'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
+  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
 ]);
 const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
 const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
@@ -196,6 +213,14 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     throw new OptionRangeError('loop', 'true only for files and other non-live sources', o.loop);
   }
 
+  const isLive = source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme));
+  const start = integer('start', o.start, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const end = o.end === undefined ? null : integer('end', o.end, 0, { min: start + 1, max: Number.MAX_SAFE_INTEGER });
+  if ((start > 0 || end !== null) && isLive) {
+    throw new OptionRangeError(o.start !== undefined ? 'start' : 'end', 'given only for files and other seekable, non-live sources', o.start ?? o.end);
+  }
+  if (o.sync !== undefined && typeof o.sync !== 'boolean') throw new OptionTypeError('sync', 'a boolean', o.sync);
+
   let reconnect: NormalizedOptions['reconnect'] = null;
   if (o.reconnect !== undefined && o.reconnect !== false) {
     if (source.kind !== 'uri' || !isNetworkScheme(source.scheme)) {
@@ -240,6 +265,9 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     decoder,
     latency,
     loop,
+    start,
+    end,
+    sync: o.sync === true,
     reconnect,
     ringSize: integer('ringSize', o.ringSize, DEFAULTS.ringSize, LIMITS.ringSize),
     drop: boolOrAuto('drop', o.drop, DEFAULTS.drop),
@@ -273,6 +301,9 @@ export function toNativeOptions(o: NormalizedOptions): NativeOptions {
     sourceSetupProps: built.sourceSetupProps,
     decoder: o.decoder === 'hardware' ? 1 : o.decoder === 'software' ? 2 : 0,
     loop: o.loop,
+    start: o.start,
+    end: o.end ?? -1,
+    sync: o.sync,
     ringSize: o.ringSize,
     // A new pool per renegotiation while frames of the old one are still held, plus copies.
     maxSlots: o.ringSize * 2 + 2,

@@ -21,6 +21,12 @@ export interface NativeOptions {
   decoder: 0 | 1 | 2;
   /** Seek back to the start at end of stream. */
   loop: boolean;
+  /** µs where playback (and each loop) starts; 0 for the beginning. */
+  start: number;
+  /** µs where playback stops; -1 for the end of the media. */
+  end: number;
+  /** The sink waits for each frame's time on the pipeline clock (real-time playback). */
+  sync: boolean;
 }
 
 export interface NativeSlotRequest {
@@ -38,8 +44,12 @@ export interface NativeFrameItem {
   /** µs, or -1 when the buffer has none. */
   pts: number;
   duration: number;
+  /** µs on the media's timeline (stream time: what seeks take), or -1. */
+  position: number;
   sequence: number;
   copied: boolean;
+  /** Set on the first frame after a flush (seek, loop). */
+  discont?: true;
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
 }
@@ -83,7 +93,31 @@ export interface NativeLiveItem {
   live: boolean;
 }
 
-export type NativeItem = NativeFrameItem | NativeFormatItem | NativeEosItem | NativeMessageItem | NativeLiveItem;
+/** The result of `_seek(id, ...)`: ok, its first frame comes next; else it failed (`message` '' when the stream cannot seek). */
+export interface NativeSeekItem {
+  type: 6;
+  id: number;
+  ok: boolean;
+  message: string;
+  /** µs of the first frame after the seek, -1 when none came (end of stream). */
+  position: number;
+}
+
+export interface NativeDurationItem {
+  type: 7;
+  /** µs, or -1 when unknown. */
+  duration: number;
+  seekable: boolean;
+}
+
+export type NativeItem =
+  | NativeFrameItem
+  | NativeFormatItem
+  | NativeEosItem
+  | NativeMessageItem
+  | NativeLiveItem
+  | NativeSeekItem
+  | NativeDurationItem;
 
 export interface NativeStats {
   frames: number;
@@ -111,6 +145,11 @@ export declare class FrameSourceHandle {
   _release(frameId: number): boolean;
   _stats(): NativeStats;
   _close(): Promise<void>;
+  /** Positions in µs; stop -1 for the end. The result comes as a NativeSeekItem with this id. */
+  _seek(id: number, position: number, stop: number, rate: number, accurate: boolean): void;
+  _pause(paused: boolean): void;
+  /** While paused: the sink prerolls the next frame, which arrives as a frame item. */
+  _step(): void;
 }
 
 export interface NativeDevice {
