@@ -7,6 +7,11 @@ namespace {
 
 enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5, kSeek = 6, kDuration = 7 };
 
+// A position JS gives in whole µs, as the ns GStreamer seeks to. A frame that starts inside that
+// µs counts as at it: frame 37 at 30 fps starts at 1233333.3 µs, and a seek to 1233333 must land
+// on it, not on frame 36 (which ends there).
+int64_t seekTarget(int64_t us) { return us <= 0 ? 0 : us * 1000 + 999; }
+
 double usOrMinusOne(uint64_t ns) { return ns == GST_CLOCK_TIME_NONE ? -1.0 : static_cast<double>(ns / 1000); }
 
 uint32_t numberOption(const Napi::Object& o, const char* key) {
@@ -94,7 +99,7 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   opts.decoder = o.Get("decoder").IsNumber() ? o.Get("decoder").As<Napi::Number>().Int32Value() : 0;
   opts.loop = o.Get("loop").ToBoolean();
   // µs from JS, ns here.
-  if (o.Get("start").IsNumber()) opts.start = static_cast<int64_t>(o.Get("start").As<Napi::Number>().Int64Value()) * 1000;
+  if (o.Get("start").IsNumber()) opts.start = seekTarget(o.Get("start").As<Napi::Number>().Int64Value());
   if (o.Get("end").IsNumber()) {
     int64_t end = o.Get("end").As<Napi::Number>().Int64Value();
     opts.end = end < 0 ? -1 : end * 1000;
@@ -333,7 +338,7 @@ Napi::Value FrameSourceHandle::Seek(const Napi::CallbackInfo& info) {
   if (state_ != State::Running) return info.Env().Undefined();
   SeekRequest r;
   r.id = info[0].As<Napi::Number>().Uint32Value();
-  r.position = info[1].As<Napi::Number>().Int64Value() * 1000;
+  r.position = seekTarget(info[1].As<Napi::Number>().Int64Value());
   int64_t stop = info[2].As<Napi::Number>().Int64Value();
   r.stop = stop < 0 ? -1 : stop * 1000;
   r.rate = info[3].As<Napi::Number>().DoubleValue();

@@ -550,15 +550,16 @@ GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpoint
     }
     uint32_t id = self->seekInFlight_;
     if (id != 0 && gst_event_get_seqnum(event) == self->seekSeqnum_) {
-      // Frames decoded before the seek and not yet delivered are not what the consumer asked for.
+      // Frames decoded before the seek and not yet delivered are not what the consumer asked for,
+      // and an end of stream reached before it no longer holds.
       std::vector<Item> drops;
       {
         std::lock_guard<std::mutex> lk(self->queueMu_);
         for (auto it = self->queue_.begin(); it != self->queue_.end();) {
-          if (it->kind == Item::Kind::Frame) {
+          if (it->kind == Item::Kind::Frame || it->kind == Item::Kind::Eos) {
+            if (it->kind == Item::Kind::Frame) self->queuedFrames_--;
             drops.push_back(std::move(*it));
             it = self->queue_.erase(it);
-            self->queuedFrames_--;
           } else {
             ++it;
           }
@@ -802,13 +803,19 @@ void SourcePipeline::seek(const SeekRequest& request) {
 void SourcePipeline::doSeek(const SeekRequest& r) {
   // A later seek replaced this one (JS has rejected it already).
   if (r.id != latestSeek_ || !waitSettled() || r.id != latestSeek_) return;
+  // A seek that fails changes nothing in the stream, so its result goes ahead of queued frames: JS
+  // holds readers back while a seek is pending and would not look past them.
   auto fail = [&](const std::string& message) {
     Item item;
     item.kind = Item::Kind::Seek;
     item.seekId = r.id;
     item.ok = false;
     item.message = message;
-    push(std::move(item));
+    {
+      std::lock_guard<std::mutex> lk(queueMu_);
+      queue_.push_front(std::move(item));
+    }
+    wake();
   };
   GstElement* p = pipeline_.get();
   MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
