@@ -782,16 +782,14 @@ void SourcePipeline::control(std::function<void(SourcePipeline&)> work) {
 
 // Control thread: waits until the pipeline has prerolled once (its pads exist, so it can seek and
 // answer queries). A later state change still in progress (PLAYING to PAUSED while the consumer
-// holds every frame) only counts when `full`: a flushing seek is fine then, a step is not (the
-// sink would count the frame it is about to preroll on as the step, and skip it). False when
-// stopping or failed.
-bool SourcePipeline::waitSettled(bool full) {
+// holds every frame) does not count: a flushing seek is fine then. False when stopping or failed.
+bool SourcePipeline::waitSettled() {
   for (;;) {
     if (stopping_) return false;
     GstState current = GST_STATE_VOID_PENDING, pending = GST_STATE_VOID_PENDING;
     GstStateChangeReturn r = gst_element_get_state(pipeline_.get(), &current, &pending, 20 * GST_MSECOND);
     if (r == GST_STATE_CHANGE_FAILURE) return false;
-    if (r != GST_STATE_CHANGE_ASYNC || (!full && current >= GST_STATE_PAUSED)) return !stopping_;
+    if (r != GST_STATE_CHANGE_ASYNC || current >= GST_STATE_PAUSED) return !stopping_;
   }
 }
 
@@ -858,10 +856,19 @@ void SourcePipeline::setPaused(bool paused) {
 
 void SourcePipeline::step() {
   control([](SourcePipeline& self) {
-    if (!self.paused_ || !self.waitSettled(true)) return;
-    // In PAUSED the sink skips the frame it prerolled on and prerolls on the next: that preroll is
-    // queued (takePreroll).
-    gst_element_send_event(self.pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
+    if (!self.paused_ || self.stopping_) return;
+    // When the sink has prerolled since pausing, its frame is queued already: a step skips it and
+    // prerolls on the next one, which takePreroll queues. When it has not (still going to PAUSED,
+    // upstream perhaps waiting for a slot), the coming preroll is the next frame: nothing to send.
+    // Waiting here for PAUSED instead could wait on the consumer, and hold up later control work.
+    bool prerolled;
+    {
+      std::lock_guard<std::mutex> lk(self.prerollMu_);
+      prerolled = self.prerollPushed_ != nullptr;
+    }
+    if (prerolled) {
+      gst_element_send_event(self.pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
+    }
   });
 }
 

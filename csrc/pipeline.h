@@ -169,7 +169,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void loopToStart();
   void runControl(std::function<void(SourcePipeline&)> work);
   void control(std::function<void(SourcePipeline&)> work);
-  bool waitSettled(bool full = false);
+  bool waitSettled();
   void doSeek(const SeekRequest& request);
   void queryDuration();
   static GstPadProbeReturn onFlush(GstPad* pad, GstPadProbeInfo* info, gpointer self);
