@@ -33,6 +33,8 @@ Output (any source; a converter, scaler or rate adapter is added only when asked
 Run:
   --frames N             stop after N frames (default: run to the end of the stream, or Ctrl-C)
   --duration SECONDS     stop after this long
+  --start SECONDS        files: start playing here (decimals allowed)
+  --end SECONDS          files: stop playing here (end of stream)
   --ring-size N          frame slots in the ring (FrameSource's ringSize)
   --json                 print one JSON summary object on stdout (progress still goes to stderr)
   --quiet                no progress display
@@ -85,6 +87,8 @@ const FLAGS = {
   framerate: { type: 'string' },
   frames: { type: 'string' },
   duration: { type: 'string' },
+  start: { type: 'string' },
+  end: { type: 'string' },
   'ring-size': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -149,6 +153,11 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   if (width !== undefined) o.width = width;
   if (height !== undefined) o.height = height;
   if (framerate !== undefined) o.framerate = framerate;
+  // Seconds on the command line, µs in FrameSource's options (which check the range).
+  const start = values.start === '0' ? 0 : positiveNumber('start', values.start);
+  const end = positiveNumber('end', values.end);
+  if (start !== undefined) o.start = Math.round(start * 1e6);
+  if (end !== undefined) o.end = Math.round(end * 1e6);
   const ringSize = positiveInteger('ring-size', values['ring-size']);
   if (ringSize !== undefined) o.ringSize = ringSize;
 
@@ -334,7 +343,8 @@ async function run(opts: CliOptions): Promise<number> {
     const zc = s.frames > 0 ? (100 * s.zeroCopyFrames) / s.frames : null;
     return (
       `frames ${n}  fps ${fmt(fps, 1)}  zero-copy ${fmt(zc, 1, '%')}  cpu/frame ${fmt(cpuPerFrame, 2, ' ms')}  ` +
-      `lag p50/p99 ${lag}  dropped ${s.droppedFrames}`
+      `lag p50/p99 ${lag}  dropped ${s.droppedFrames}` +
+      (source.duration !== null ? `  at ${fmt((source.position ?? 0) / 1e6, 2, ' s')}/${fmt(source.duration / 1e6, 2, ' s')}` : '')
     );
   };
   const timer = opts.quiet ? null : setInterval(() => err.write(tty ? `\r\x1b[K${progress(false)}` : `${progress(false)}\n`), tty ? 250 : 1000);

@@ -1,7 +1,7 @@
 // Playback control on real files (H.264 MP4 with B-frames, VP9 WebM) with a frame counter burned
 // into each picture: duration, keyframe and accurate seeks, pause/resume, step, rate, start/end, and
 // the bad inputs, each of which must get a typed error and never a hang.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame } from '../lib/index';
@@ -302,5 +302,28 @@ describe('bad input gets a typed error', () => {
     await source.close();
     expect(() => open(media.mp4!, { start: 2000, end: 1000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     expect(() => open(media.mp4!, { sync: 'yes' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+  });
+});
+
+describe('CLI --start/--end', () => {
+  const CLI = path.join(__dirname, '..', 'dist', 'cli.cjs');
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+  it('plays the range given in seconds, and shows position/duration in progress', () => {
+    const r = cli(['--uri', `file://${media.mp4}`, '--start', '1', '--end', '1.5']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^15 frames from .* stopped by eos/);
+    // The last frame of the range: frame 44, at 1.467 s of 2 s.
+    expect(r.stderr).toMatch(/at 1\.47 s\/2\.00 s/);
+  });
+
+  it.each([
+    [['--start', 'soon'], /--start needs a positive number/],
+    [['--end=-2'], /--end needs a positive number/],
+    [['--start', '2', '--end', '1'], /option 'end' must be/],
+  ])('%j: clear message, exit 2', (args, message) => {
+    const r = cli(['--uri', `file://${media.mp4}`, ...args]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
   });
 });
