@@ -809,11 +809,7 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
     item.seekId = r.id;
     item.ok = false;
     item.message = message;
-    {
-      std::lock_guard<std::mutex> lk(queueMu_);
-      queue_.push_front(std::move(item));
-    }
-    wake();
+    pushFront(std::move(item));
   };
   GstElement* p = pipeline_.get();
   MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
@@ -890,7 +886,17 @@ void SourcePipeline::queryDuration() {
   item.kind = Item::Kind::Duration;
   item.pts = duration < 0 ? GST_CLOCK_TIME_NONE : static_cast<uint64_t>(duration);
   item.seekable = canSeek;
-  push(std::move(item));
+  pushFront(std::move(item));
+}
+
+// Any thread: queues an item that is about the source, not a point in the stream, ahead of queued
+// frames: JS only looks past a frame when it has a reader for it (paused, or nobody reading).
+void SourcePipeline::pushFront(Item&& item) {
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    queue_.push_front(std::move(item));
+  }
+  wake();
 }
 
 void SourcePipeline::flushPools() {

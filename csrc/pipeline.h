@@ -178,6 +178,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool makeFrame(GstSample* sample, Item* item, GstFlowReturn* flow);
   void pushFrame(Item&& item);
   void setPoolsFlushing(bool flushing);
+  void pushFront(Item&& item);
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);

@@ -405,7 +405,12 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const from = this.#nextPosition ?? this.options.start;
+    // Forwards from where the last frame delivered ends; backwards from the middle of the frame
+    // before it (its start may be off: an accurate seek clips the first frame's start to the target).
+    const fps = this.#format?.framerate ?? 0;
+    const frameUs = fps > 0 ? 1e6 / fps : 0;
+    const end = this.#nextPosition ?? this.options.end ?? this.#duration ?? 0;
+    const from = rate > 0 ? (this.#nextPosition ?? this.options.start) : Math.max(this.options.start, Math.floor(end - 1.5 * frameUs));
     const previous = this.#rate;
     this.#rate = rate;
     return this.#startSeek(from, true).catch((err: Error) => {

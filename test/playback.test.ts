@@ -136,6 +136,24 @@ describe.each(['mp4', 'webm'])('%s', (kind) => {
     await source.close();
   });
 
+  it('plays backwards with rate -1 from the frame before the last one delivered', async () => {
+    const source = open(media[kind]!);
+    await within(5_000, source.seek(mid(40), { accurate: true }), 'seek()');
+    const start = await readCounter(source);
+    expect(start.n).toBe(40);
+    start.frame.release();
+    await within(5_000, source.setRate(-1), 'setRate(-1)');
+    expect(source.rate).toBe(-1);
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { n, frame } = await readCounter(source);
+      got.push(n);
+      frame.release();
+    }
+    expect(got).toEqual([39, 38, 37, 36, 35]);
+    expect(Math.abs(source.position! - frameTime(35))).toBeLessThan(FRAME_US / 2);
+  });
+
   it('seeks while paused: the target is the next frame a step or resume gives', async () => {
     const source = open(media[kind]!);
     (await readCounter(source)).frame.release();
