@@ -247,8 +247,8 @@ int SourcePipeline::onAutoplugSelect(GstElement*, GstPad*, GstCaps*, GstElementF
   return 0;
 }
 
-// Called on a thread of its own at end of stream when looping: a flushing seek from the
-// streaming thread that posted EOS would wait on itself.
+// Called at end of stream when looping: the seek runs on the control thread, as a flushing seek
+// from the streaming thread that posted EOS would wait on itself.
 void SourcePipeline::loopToStart() {
   control([](SourcePipeline& self) {
     double rate = self.rate_;
@@ -953,6 +953,11 @@ void SourcePipeline::teardown() {
     pipeline_.reset();
   }
   lastCaps_.reset();
+  {
+    // A paused frame's extra reference would keep its slot busy after close.
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    prerollPushed_.reset();
+  }
   std::deque<Item> leftovers;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
