@@ -138,6 +138,7 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
 FrameSourceHandle::~FrameSourceHandle() {
   if (hookAdded_) napi_remove_env_cleanup_hook(Env(), &FrameSourceHandle::onEnvCleanup, this);
   if (pipeline_) pipeline_->stopNow();
+  closeTsfnGate();
   if (tsfnActive_) tsfn_.Abort();
   held_.clear();
 }
@@ -147,12 +148,18 @@ void FrameSourceHandle::onEnvCleanup(void* data) {
   auto* self = static_cast<FrameSourceHandle*>(data);
   self->hookAdded_ = false;
   self->pipeline_->stopNow();
+  self->closeTsfnGate();
   if (self->tsfnActive_) {
     self->tsfn_.Abort();
     self->tsfnActive_ = false;
   }
   self->held_.clear();
   self->state_ = State::Closed;
+}
+
+void FrameSourceHandle::closeTsfnGate() {
+  std::lock_guard<std::mutex> lk(tsfnGate_->mu);
+  tsfnGate_->open = false;
 }
 
 Napi::Value FrameSourceHandle::Start(const Napi::CallbackInfo& info) {
@@ -326,8 +333,13 @@ Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
   state_ = State::Closing;
   Ref();  // stay alive until finishClose, whatever JS drops meanwhile
   Napi::ThreadSafeFunction tsfn = tsfn_;
+  std::shared_ptr<TsfnGate> gate = tsfnGate_;
   // done() runs on the teardown thread once the pipeline is in NULL and no GStreamer thread is left.
-  pipeline_->stop([tsfn, this]() mutable {
+  // The environment may be torn down meanwhile (worker terminated right after close()): then the
+  // function is aborted and must not be called.
+  pipeline_->stop([tsfn, gate, this]() mutable {
+    std::lock_guard<std::mutex> lk(gate->mu);
+    if (!gate->open) return;
     tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); });
   });
   return deferred.Promise();

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -50,6 +51,14 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   std::unordered_map<uint32_t, BufferPtr> held_;
   uint32_t nextFrameId_ = 1;
   std::vector<Napi::Promise::Deferred> closeWaiters_;
+  // Whether the thread-safe function may still be called from the close thread: environment
+  // teardown (worker terminated) aborts it, possibly while that thread is about to call it.
+  struct TsfnGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<TsfnGate> tsfnGate_ = std::make_shared<TsfnGate>();
+  void closeTsfnGate();
 };
 
 }  // namespace fs
