@@ -172,8 +172,9 @@ bool SourcePipeline::build(BuildError* err) {
     elements_.assign(names.rbegin(), names.rend());
   }
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
-  g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
-               FALSE, nullptr);
+  // sync (the `sync` option) makes it wait for each frame's time on the clock instead.
+  g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE,
+               "max-buffers", 1u, "qos", FALSE, nullptr);
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
@@ -255,8 +256,8 @@ void SourcePipeline::loopToStart() {
     int64_t stop = self.opts_.end;
     gboolean ok = gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
                                    static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
-                                   GST_SEEK_TYPE_SET, self.opts_.start, stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET,
-                                   stop < 0 ? 0 : stop);
+                                   GST_SEEK_TYPE_SET, self.opts_.start,
+                                   stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop < 0 ? 0 : stop);
     if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
   });
 }
@@ -646,7 +647,8 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
     case GST_MESSAGE_ASYNC_DONE:
     case GST_MESSAGE_DURATION_CHANGED:
       // Not on this (streaming) thread: a query from here could wait on the thread itself.
-      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_DURATION_CHANGED || GST_MESSAGE_SRC(msg) == GST_OBJECT(self->pipeline_.get())) {
+      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_DURATION_CHANGED ||
+          GST_MESSAGE_SRC(msg) == GST_OBJECT(self->pipeline_.get())) {
         self->control([](SourcePipeline& s) { s.queryDuration(); });
       }
       break;
@@ -743,7 +745,10 @@ void SourcePipeline::start() {
                        self.opts_.end < 0 ? 0 : self.opts_.end);
       self.discont_ = false;  // the first frame is where the stream starts, not a jump
     }
-    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_ && !self.paused_) r = gst_element_set_state(p, GST_STATE_PLAYING);
+    // pause() before the start leaves the pipeline in PAUSED, its first frame prerolled and queued.
+    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_ && !self.paused_) {
+      r = gst_element_set_state(p, GST_STATE_PLAYING);
+    }
     // The failing element has usually posted an ERROR already; this one says where it happened.
     if (r == GST_STATE_CHANGE_FAILURE && !self.stopping_) {
       self.pushError("the pipeline failed to start (an element refused to change state)");

@@ -136,6 +136,27 @@ describe.each(['mp4', 'webm'])('%s', (kind) => {
     await source.close();
   });
 
+  it('paused right after opening: nothing plays, and steps start at the first frame', async () => {
+    const source = open(media[kind]!);
+    source.pause();
+    const pending = source.read();
+    let got: Frame | null | undefined;
+    void pending.then((f) => (got = f));
+    await sleep(300);
+    expect(got).toBeUndefined();
+    const seen: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const f = await within(5_000, source.step(), 'step()');
+      seen.push(counterOf(f!));
+      f!.release();
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    source.resume();
+    const next = await within(5_000, pending, 'read() after resume');
+    expect(counterOf(next!)).toBe(3);
+    next!.release();
+  });
+
   it('plays backwards with rate -1 from the frame before the last one delivered', async () => {
     const source = open(media[kind]!);
     await within(5_000, source.seek(mid(40), { accurate: true }), 'seek()');
