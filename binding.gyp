@@ -33,6 +33,11 @@
         "<!@(pkg-config --libs gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 gstreamer-app-1.0 gstreamer-pbutils-1.0)"
       ],
       "conditions": [
+        ["OS=='linux'", {
+          # Stay loaded once loaded: a worker that loaded the addon may exit while threads it started
+          # (teardown, a stuck element) still run its code, and GLib keeps the GType it registered.
+          "ldflags": ["-Wl,-z,nodelete"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
