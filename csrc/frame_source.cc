@@ -59,6 +59,54 @@ Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layou
   return a;
 }
 
+// { fourcc, importable, planes: [fd, offset, stride, size, ...] } for a frame of a GPU backend.
+Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fourcc", static_cast<double>(h.fourcc));
+  o.Set("importable", h.importable);
+  Napi::Array planes = Napi::Array::New(env, h.planes.size() * 4);
+  for (size_t i = 0; i < h.planes.size(); i++) {
+    planes.Set(static_cast<uint32_t>(i * 4), h.planes[i].fd);
+    planes.Set(static_cast<uint32_t>(i * 4 + 1), static_cast<double>(h.planes[i].offset));
+    planes.Set(static_cast<uint32_t>(i * 4 + 2), h.planes[i].stride);
+    planes.Set(static_cast<uint32_t>(i * 4 + 3), static_cast<double>(h.planes[i].size));
+  }
+  o.Set("planes", planes);
+  return o;
+}
+
+// Copies a held frame's bytes (all planes, as laid out in its buffer) into a Uint8Array made by JS,
+// on a libuv worker thread: mapping GPU memory for reading can be slow. The worker holds its own
+// reference to the buffer, so a release meanwhile cannot free it.
+class DownloadWorker : public Napi::AsyncWorker {
+ public:
+  DownloadWorker(Napi::Env env, GstBuffer* buffer, Napi::Uint8Array target)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), buffer_(gst_buffer_ref(buffer)),
+        target_(Napi::Persistent(target)), dst_(target.Data()), capacity_(target.ByteLength()) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    size_t size = gst_buffer_get_size(buffer_.get());
+    if (size > capacity_) {
+      SetError("download target too small");
+      return;
+    }
+    copied_ = gst_buffer_extract(buffer_.get(), 0, dst_, size);
+    if (copied_ != size) SetError("could not read the frame's memory");
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(copied_))); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BufferPtr buffer_;
+  Napi::Reference<Napi::Uint8Array> target_;
+  uint8_t* dst_;
+  size_t capacity_;
+  size_t copied_ = 0;
+};
+
 }  // namespace
 
 Napi::Function FrameSourceHandle::Define(Napi::Env env) {
@@ -74,6 +122,7 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
                          InstanceMethod("_close", &FrameSourceHandle::Close),
                          InstanceMethod("_abandon", &FrameSourceHandle::Abandon),
+                         InstanceMethod("_download", &FrameSourceHandle::Download),
                      });
 }
 
@@ -99,6 +148,9 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   Napi::Value fifo = o.Get("fifoPath");
   if (fifo.IsString()) opts.fifoPath = fifo.As<Napi::String>().Utf8Value();
   sharedMemory_ = o.Get("sharedMemory").ToBoolean();
+  Napi::Value backend = o.Get("backend");
+  if (backend.IsString()) opts.backend = backend.As<Napi::String>().Utf8Value();
+  if (o.Get("dmabufAllocator").IsNumber()) opts.dmabufAllocator = o.Get("dmabufAllocator").As<Napi::Number>().Int32Value();
 
   BuildError err;
   pipeline_ = SourcePipeline::create(opts, &err);
@@ -236,6 +288,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("sequence", static_cast<double>(item.sequence));
       o.Set("copied", item.copied);
       if (item.planes > 0) o.Set("layout", layoutArray(env, item.planes, item.layout));
+      if (item.handles) o.Set("handles", handlesObject(env, *item.handles));
       break;
     }
     case Item::Kind::Format: {
@@ -292,7 +345,7 @@ Napi::Value FrameSourceHandle::Release(const Napi::CallbackInfo& info) {
   // again. The buffer is discarded instead of going back to its pool, and the slot is retired once
   // its memory is freed. SharedArrayBuffers cannot be detached.
   bool detached = false;
-  if (!sharedMemory_) {
+  if (!sharedMemory_ && it->second.slot >= 0) {
     auto ref = slotRefs_.find(it->second.slot);
     detached = ref != slotRefs_.end() && ref->second.Value().ArrayBuffer().IsDetached();
     if (detached) {
@@ -303,6 +356,18 @@ Napi::Value FrameSourceHandle::Release(const Napi::CallbackInfo& info) {
   // Dropping the buffer returns it to its pool (or frees it, and with it the slot).
   held_.erase(it);
   return Napi::Number::New(env, detached ? 2 : 1);
+}
+
+// _download(id, target): resolves with the bytes copied into target (a Uint8Array JS allocated).
+Napi::Value FrameSourceHandle::Download(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto it = held_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it == held_.end()) throw Napi::Error::New(env, "the frame was released");
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "_download expects a Uint8Array");
+  auto* worker = new DownloadWorker(env, it->second.buffer.get(), info[1].As<Napi::Uint8Array>());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
 }
 
 Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {

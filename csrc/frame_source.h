@@ -34,6 +34,7 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Abandon(const Napi::CallbackInfo& info);
+  Napi::Value Download(const Napi::CallbackInfo& info);
 
   void finishClose(Napi::Env env);
   static void onEnvCleanup(void* self);

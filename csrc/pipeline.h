@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "slot_ring.h"
 #include "util/gst_ptr.h"
 
@@ -40,6 +41,8 @@ struct PipelineOptions {
   // A named pipe (FIFO) to read through the element named "fs-fd" (fdsrc): opened here without
   // blocking, and polled by fdsrc, so that close() can interrupt a read that waits for a writer.
   std::string fifoPath;
+  std::string backend = "cpu";  // a name from the backend table (lib/backends.ts resolved the choice)
+  int dmabufAllocator = 0;      // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
 };
 
 struct PlaneLayout {
@@ -67,9 +70,10 @@ struct Item {
   enum class Kind { Frame, Format, Eos, Error, Warning, Live };
   Kind kind = Kind::Frame;
 
-  // Frame: the buffer keeps the slot busy until JS releases the frame.
+  // Frame: the buffer keeps the slot (or the backend's memory) busy until JS releases the frame.
   BufferPtr buffer;
-  int slot = -1;
+  int slot = -1;  // -1 for frames of a GPU backend, described by `handles`
+  std::shared_ptr<const FrameHandles> handles;
   size_t offset = 0;  // of the frame's first byte in its slot
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
@@ -151,6 +155,8 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   GstFlowReturn takeSample(GstAppSink* sink);
+  bool takeIntoRing(GstBuffer* buf, Item* item);
+  bool takeIntoBackend(GstBuffer* buf, Item* item);
   void noteCaps(GstCaps* caps);
   void push(Item&& item);
   void wake();
@@ -162,11 +168,16 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   PipelineOptions opts_;
   std::shared_ptr<SlotRing> ring_;
+  const Backend* backend_ = nullptr;
+  BackendSetup setup_;
   ElementPtr pipeline_;
 
   // Streaming-thread state (appsink has one streaming thread at a time).
   CapsPtr lastCaps_;
   std::shared_ptr<const FormatInfo> format_;
+  GstVideoInfo videoInfo_;  // of format_
+  PoolPtr copyPool_;        // GPU backends: where frames that upstream put elsewhere are copied
+  CapsPtr copyPoolCaps_;
   uint32_t nextFormatId_ = 1;
   uint64_t sequence_ = 0;
 

@@ -3,11 +3,13 @@
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
+import { dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
 import { loadBinding } from './binding';
 import { FrameSourceError, MissingElementError, PipelineError } from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
+import { normalizeAllocator } from './backends';
 import { isNetworkScheme } from './sources';
 import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeStats } from '../types/binding';
 
@@ -27,6 +29,9 @@ export interface FrameSourceStats extends NativeStats {
   live: boolean;
   /** Reconnections made so far (network sources with the `reconnect` option). */
   reconnects: number;
+  /** Frames of a GPU backend copied into CPU memory by frame.download(), and their bytes. */
+  downloadedFrames: number;
+  bytesDownloaded: number;
 }
 
 const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'bytesCopied', 'droppedFrames'] as const;
@@ -187,6 +192,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #reconnects = 0;
+  #downloaded = 0;
+  #bytesDownloaded = 0;
   #totalReconnects = 0;
   // Counters of pipelines replaced by reconnects, so that stats cover the whole stream.
   #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, bytesCopied: 0, droppedFrames: 0 };
@@ -197,6 +204,15 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   // The current pipeline's error, announced ahead of the frames queued before it.
   #earlyError: PipelineError | null = null;
 
+  /**
+   * Every frame hand-over backend and whether it works on this machine, with the reason when not:
+   * `[{ name: 'cpu', available: true }, { name: 'dmabuf', available: false, reason: '...' }, ...]`.
+   * `dmabufAllocator` probes the dmabuf backend for that allocator (default 'auto').
+   */
+  static async backends(options?: { dmabufAllocator?: DmabufAllocator }): Promise<BackendInfo[]> {
+    return probeBackends(loadBinding(), normalizeAllocator(options?.dmabufAllocator));
+  }
+
   /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
   static async devices(): Promise<CameraDevice[]> {
     const list = await loadBinding().listDevices();
@@ -206,7 +222,13 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   constructor(options?: FrameSourceOptions) {
     super();
     const binding = loadBinding();
-    this.options = Object.freeze(normalizeOptions(options, binding));
+    this.options = Object.freeze(
+      normalizeOptions(options, {
+        uriSchemeSupported: (scheme) => binding.uriSchemeSupported(scheme),
+        hardwareDecoders: () => binding.hardwareDecoders(),
+        backends: (allocator) => probeBackends(binding, allocator),
+      }),
+    );
     this.#native = toNativeOptions(this.options);
     // Registered on each frame's data view: while you hold frame.data, the slot stays yours.
     this.#registry = new FinalizationRegistry(({ session, id }: { session: Session; id: number }) => {
@@ -295,6 +317,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       gcReleasedFrames: this.#gcReleased,
       memory: this.options.sharedMemory ? 'shared' : 'arraybuffer',
       live: this.#live,
+      downloadedFrames: this.#downloaded,
+      bytesDownloaded: this.#bytesDownloaded,
     };
   }
 
@@ -470,7 +494,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
           this.#deliver(session, item);
           break;
         case ITEM_FORMAT:
-          this.#format = toVideoFormat(item);
+          this.#format = toVideoFormat(item, this.options.backend, this.options.skippedBackends);
           this.#emitSafe('format', this.#format);
           break;
         case ITEM_EOS:
@@ -523,13 +547,24 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
   #deliver(session: Session, item: NativeFrameItem): void {
     const reader = this.#readers.shift()!;
-    const slot = session.slots.get(item.slot);
+    const slot = item.handles ? undefined : session.slots.get(item.slot);
     const format = this.#format;
-    if (!slot || !format) {
+    if ((!slot && !item.handles) || !format) {
       this.#releaseNative(session, item.id);
       throw new Error(`frame-source internal error: frame in unknown slot ${item.slot}`);
     }
-    const data = new Uint8Array(slot.buffer, slot.offset + item.offset, item.size);
+    // A GPU backend's frame has no bytes in the ring: its descriptor stands in for them, and
+    // the GC guard is registered on the descriptor instead.
+    const data = slot ? new Uint8Array(slot.buffer, slot.offset + item.offset, item.size) : null;
+    const dmabuf = item.handles ? dmabufDescriptor(item.handles) : null;
+    const handle = session.handle;
+    const download = async (): Promise<Uint8Array> => {
+      const target = this.#allocate(item.size);
+      const n = await handle._download(item.id, target);
+      this.#downloaded++;
+      this.#bytesDownloaded += n;
+      return target;
+    };
     const frame = new Frame(
       session.release,
       item.id,
@@ -541,8 +576,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       item.sequence,
       item.copied,
       reader.kept,
+      this.options.backend,
+      dmabuf,
+      download,
     );
-    this.#registry.register(data, { session, id: item.id }, frame);
+    this.#registry.register(data ?? dmabuf!, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
     this.#held++;

@@ -25,6 +25,10 @@ export interface NativeOptions {
   fifoPath?: string;
   /** Slots are SharedArrayBuffers (false: ArrayBuffers, which can be detached). */
   sharedMemory: boolean;
+  /** The backend's name in the native table. */
+  backend: string;
+  /** 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd. */
+  dmabufAllocator: number;
 }
 
 export interface NativeSlotRequest {
@@ -46,6 +50,8 @@ export interface NativeFrameItem {
   copied: boolean;
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
+  /** Frames of a GPU backend (slot is -1): planes are [fd, offset, stride, size, ...]. */
+  handles?: { fourcc: number; importable: boolean; planes: number[] };
 }
 
 export interface NativeFormatItem {
@@ -118,6 +124,8 @@ export declare class FrameSourceHandle {
   _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;
   _close(): Promise<void>;
+  /** Copies a held frame's bytes into target on a worker thread; resolves with the byte count. */
+  _download(frameId: number, target: Uint8Array): Promise<number>;
   /** After _close() did not finish in time: resolves it now, leaving stuck threads behind. */
   _abandon(): boolean;
 }
@@ -137,6 +145,8 @@ export interface NativeBinding {
   gstreamerVersion: { major: number; minor: number; micro: number };
   slotAlignment: number;
   elementExists(name: string): boolean;
+  /** Every backend built into this binary, probed; dmabufAllocator as in NativeOptions. */
+  probeBackends(dmabufAllocator: number): Array<{ name: string; available: boolean; reason: string; detail: string }>;
   FrameSourceHandle: typeof FrameSourceHandle;
   /**
    * Test-only diagnostics: the objects GStreamer's leaks tracer counts as alive, or null when the
