@@ -33,6 +33,9 @@
         "<!@(pkg-config --libs gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 gstreamer-app-1.0 gstreamer-pbutils-1.0)"
       ],
       "conditions": [
+        ["OS=='linux'", {
+          "libraries": ["-ldl"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
