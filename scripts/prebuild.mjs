@@ -12,7 +12,7 @@
 // copy instead of a compile.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +22,7 @@ export const FILE_NAME = 'frame-source.napi.glibc.node';
 
 // What a build needs from Debian 11: GStreamer's development files, GCC 10's libstdc++ headers
 // and glibc's. gstreamer1.0-plugins-base comes along so the tests can run in the same root.
-const BUILD_PACKAGES = [
+export const BUILD_PACKAGES = [
   'libgstreamer1.0-dev',
   'libgstreamer-plugins-base1.0-dev',
   'libstdc++-10-dev',
@@ -70,7 +70,8 @@ function flags(t, S) {
   const libDirs = [path.join(S, 'usr/lib/gcc', t.triple, '10'), path.join(S, 'usr/lib', t.triple), path.join(S, 'lib', t.triple)];
   return {
     // -nostdinc: neither this machine's headers nor the cross compiler's own glibc may be seen.
-    cxxflags: ['--sysroot=' + S, '-nostdinc', '-nostdinc++', ...includes.flatMap((d) => ['-isystem', d])].join(' '),
+    // GCC 12 warns (-Wmaybe-uninitialized) inside GCC 10's <functional>: noise, not our code.
+    cxxflags: ['--sysroot=' + S, '-Wno-maybe-uninitialized', '-nostdinc', '-nostdinc++', ...includes.flatMap((d) => ['-isystem', d])].join(' '),
     // The -L order puts the sysroot's libstdc++, libc and libgcc before any the driver knows.
     ldflags: ['--sysroot=' + S, ...libDirs.map((d) => '-L' + d), '-Wl,-rpath-link=' + libDirs.slice(1).join(':'), '-Wl,--as-needed'].join(' '),
   };
@@ -113,7 +114,8 @@ export function buildTarget(target, outDir) {
   const cached = path.join(CACHE, 'prebuilds', `${target}-${key}`, FILE_NAME);
   const started = Date.now();
   if (!existsSync(cached)) {
-    const work = path.join(CACHE, 'build', target);
+    // Per process: two test workers may build the same target at once.
+    const work = path.join(CACHE, 'build', `${target}-${process.pid}`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
     cpSync(path.join(ROOT, 'binding.gyp'), path.join(work, 'binding.gyp'));
@@ -139,7 +141,9 @@ export function buildTarget(target, outDir) {
     const r = spawnSync(process.execPath, args, { cwd: work, env, stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`${target}: node-gyp failed (exit ${r.status})`);
     mkdirSync(path.dirname(cached), { recursive: true });
-    execFileSync(t.strip, ['--strip-unneeded', '-o', cached, path.join(work, 'build', 'Release', 'frame_source.node')]);
+    const partial = `${cached}.${process.pid}`;
+    execFileSync(t.strip, ['--strip-unneeded', '-o', partial, path.join(work, 'build', 'Release', 'frame_source.node')]);
+    renameSync(partial, cached);
     rmSync(work, { recursive: true, force: true });
   }
   const dest = path.join(outDir, target);
