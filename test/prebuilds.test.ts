@@ -3,7 +3,7 @@
 // own loader, and on arm64 Debian 12 and 11 under qemu-user, each with its own GStreamer and the
 // official Node binary (scripts/foreign.mjs). Userlands and Node are downloaded once into .cache/.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
 import { killChildren, runNode, type NodeRun } from './run-node';
@@ -90,6 +90,35 @@ withDebian('packs stripped linux-x64 and linux-arm64 addons that need at most gl
     expect(compare(newest(versions, 'GLIBCXX'), [3, 4, 28])).toBeLessThanOrEqual(0);
     // Loaded at run time (GStreamer 1.18+), never linked: the addon must load on 1.16.
     expect(execFileSync('readelf', ['-W', '--dyn-syms', file], { encoding: 'utf8' })).not.toContain('gst_tracing_get_active_tracers');
+  }
+});
+
+/** Every GStreamer function the addon imports, with the release that added it (GStreamer's own .gir). */
+function gstreamerSince(file: string): Record<string, string> {
+  const gir = path.join(process.env.FRAME_SOURCE_CACHE ?? path.join(ROOT, '.cache'), 'sysroot', 'bullseye-amd64', 'usr', 'share', 'gir-1.0');
+  const since = new Map<string, string>();
+  for (const f of readdirSync(gir).filter((n) => /^Gst\w*-1\.0\.gir$/.test(n))) {
+    const xml = readFileSync(path.join(gir, f), 'utf8');
+    for (const [, attrs] of xml.matchAll(/<(?:function|method|constructor)\s([^>]*)>/g)) {
+      const id = /c:identifier="([^"]+)"/.exec(attrs!)?.[1];
+      if (id) since.set(id, /\bversion="([^"]+)"/.exec(attrs!)?.[1] ?? '1.0');
+    }
+    for (const [, id] of xml.matchAll(/glib:get-type="([^"]+)"/g)) if (!since.has(id!)) since.set(id!, '1.0');
+  }
+  const imported = execFileSync('readelf', ['-W', '--dyn-syms', file], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[6] === 'UND' && /^gst_/.test(f[7] ?? ''))
+    .map((f) => f[7]!.replace(/@.*/, ''));
+  return Object.fromEntries(imported.map((id) => [id, since.get(id) ?? 'unknown']));
+}
+
+withDebian('links no GStreamer function newer than 1.16 (the README minimum), per GStreamer 1.18 introspection data', () => {
+  for (const target of ['linux-x64', 'linux-arm64']) {
+    const since = gstreamerSince(path.join(pkg, 'prebuilds', target, ADDON));
+    expect(Object.keys(since).length).toBeGreaterThan(50);
+    const newer = Object.entries(since).filter(([, v]) => v === 'unknown' || compare(v.split('.').map(Number), [1, 16]) > 0);
+    expect(newer).toEqual([]);
   }
 });
 
