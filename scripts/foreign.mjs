@@ -7,6 +7,7 @@
 //
 //   node scripts/foreign.mjs <userland> <node arguments>...
 //   node scripts/foreign.mjs --check <userland>    prints what is missing to run it, or nothing
+//   node scripts/foreign.mjs --prepare [<userland>...]   downloads and unpacks (default: all)
 //
 // Userlands: bullseye-amd64 (Debian 11: glibc 2.31, GStreamer 1.18), bookworm-arm64 (Debian 12:
 // glibc 2.36, GStreamer 1.22), bullseye-arm64. The exit status is Node's.
@@ -100,6 +101,10 @@ function main(argv) {
   if (argv[0] === '--check') {
     const why = missing(argv[1]);
     if (why) console.log(why);
+    return 0;
+  }
+  if (argv[0] === '--prepare') {
+    for (const name of argv.length > 1 ? argv.slice(1) : Object.keys(USERLANDS)) prepare(name, []);
     return 0;
   }
   const [name, ...nodeArgs] = argv;
