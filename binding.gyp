@@ -34,7 +34,10 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "libraries": ["-ldl"]
+          "libraries": ["-ldl"],
+          # Stay loaded once loaded: a worker that loaded the addon may exit while threads it started
+          # (teardown, a stuck element) still run its code, and GLib keeps the GType it registered.
+          "ldflags": ["-Wl,-z,nodelete"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

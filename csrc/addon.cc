@@ -123,6 +123,13 @@ Napi::Value listDevices(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Test-only: detaches the ArrayBuffer under a Uint8Array (freeing its memory, as a transfer whose
+// receiver is collected would), to test what happens to a slot detached by a path Node cannot stop.
+Napi::Value detachForTest(const Napi::CallbackInfo& info) {
+  info[0].As<Napi::Uint8Array>().ArrayBuffer().Detach();
+  return info.Env().Undefined();
+}
+
 // Whether some installed element reads URIs of this scheme (file, http, rtsp, ...).
 Napi::Value uriSchemeSupported(const Napi::CallbackInfo& info) {
   std::string scheme = info[0].As<Napi::String>().Utf8Value();
@@ -158,6 +165,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
   exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));  // tests only
+  exports.Set("_detachForTest", Napi::Function::New(env, detachForTest, "_detachForTest"));  // tests only
   return exports;
 }
 

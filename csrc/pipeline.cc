@@ -1,7 +1,11 @@
 // SourcePipeline: see pipeline.h for what it owns and which threads run its code.
 #include "pipeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
@@ -16,6 +20,10 @@ namespace {
 ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref_sink(e))); }
 
 constexpr const char* kSinkName = "frame-source-sink";
+
+// Items that JS gets as soon as it wakes, ahead of queued frames. An error is also announced early
+// (a copy in notices_), while the item itself stays behind the frames decoded before it.
+bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
 bool hasSourceElement(GstBin* bin) {
@@ -154,6 +162,17 @@ bool SourcePipeline::build(BuildError* err) {
       g_signal_connect(src.get(), "autoplug-select", G_CALLBACK(&SourcePipeline::onAutoplugSelect), this);
     }
   }
+  if (!opts_.fifoPath.empty()) {
+    ElementPtr fdsrc(gst_bin_get_by_name(GST_BIN(top.get()), "fs-fd"));
+    // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears.
+    fifoFd_ = fdsrc ? open(opts_.fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+    if (fifoFd_ < 0) {
+      err->code = errno == ENOENT ? "ERR_FILE_NOT_FOUND" : "ERR_PIPELINE";
+      err->message = "cannot open " + opts_.fifoPath + ": " + (fdsrc ? std::strerror(errno) : "no fs-fd element");
+      return false;
+    }
+    g_object_set(fdsrc.get(), "fd", fifoFd_, nullptr);
+  }
   // What the pipeline is made of, decoders plugged later included: reported with each format.
   g_signal_connect(top.get(), "deep-element-added", G_CALLBACK(&SourcePipeline::onElementAdded), this);
   {
@@ -188,7 +207,11 @@ bool SourcePipeline::build(BuildError* err) {
   return true;
 }
 
-SourcePipeline::~SourcePipeline() { teardown(); }
+SourcePipeline::~SourcePipeline() {
+  teardown();
+  // Only now: a thread that was stuck reading it (abandoned) may have held it until a moment ago.
+  if (fifoFd_ >= 0) close(fifoFd_);
+}
 
 // Sets string-given properties, each converted to the property's own type by GStreamer; a string
 // property is set verbatim, never deserialized (a value starting with a quote stays as it is).
@@ -533,6 +556,19 @@ void SourcePipeline::push(Item&& item) {
       needWake = jsWaiting_;
     } else {
       needWake = true;  // events must reach listeners even when nobody reads frames
+      if (isUrgent(item.kind)) urgent_++;
+      if (item.kind == Item::Kind::Error) {
+        Item notice;
+        notice.kind = Item::Kind::Error;
+        notice.early = true;
+        notice.message = item.message;
+        notice.debug = item.debug;
+        notice.source = item.source;
+        notice.domain = item.domain;
+        notice.missing = item.missing;
+        notice.code = item.code;
+        notices_.push_back(std::move(notice));
+      }
     }
     queue_.push_back(std::move(item));
   }
@@ -547,13 +583,24 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
+  if (!notices_.empty()) {
+    *out = std::move(notices_.front());
+    notices_.pop_front();
+    return true;
+  }
   if (queue_.empty()) return false;
-  if (queue_.front().kind == Item::Kind::Frame) {
+  // Warnings and liveness do not wait behind frames nobody reads yet; 'format', 'eos' and the error
+  // itself stay in order with the frames they belong to.
+  auto it = queue_.begin();
+  if (urgent_ > 0) {
+    it = std::find_if(queue_.begin(), queue_.end(), [](const Item& i) { return isUrgent(i.kind); });
+    urgent_--;
+  } else if (it->kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
     queuedFrames_--;
   }
-  *out = std::move(queue_.front());
-  queue_.pop_front();
+  *out = std::move(*it);
+  queue_.erase(it);
   return true;
 }
 
@@ -617,11 +664,29 @@ void SourcePipeline::stop(std::function<void()> done) {
   auto self = shared_from_this();
   std::thread([self, done]() {
     self->teardown();
-    done();
+    if (done) done();
   }).detach();
 }
 
-void SourcePipeline::stopNow() { teardown(); }
+bool SourcePipeline::stopNow(std::chrono::milliseconds wait) {
+  bool start;
+  {
+    std::lock_guard<std::mutex> lk(threadsMu_);
+    if (tornDown_) return true;
+    if (abandoned_) return false;
+    start = !tearingDown_;
+  }
+  if (start) stop(nullptr);
+  std::unique_lock<std::mutex> lk(threadsMu_);
+  if (threadsCv_.wait_for(lk, wait, [this] { return tornDown_; })) return true;
+  abandoned_ = true;
+  return false;
+}
+
+void SourcePipeline::abandon() {
+  abandoned_ = true;
+  cancelWaits();
+}
 
 void SourcePipeline::teardown() {
   {
@@ -650,6 +715,8 @@ void SourcePipeline::teardown() {
     std::lock_guard<std::mutex> lk(queueMu_);
     leftovers.swap(queue_);
     queuedFrames_ = 0;
+    urgent_ = 0;
+    notices_.clear();
   }
   leftovers.clear();
   {

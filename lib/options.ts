@@ -74,6 +74,12 @@ export interface FrameSourceOptions {
   sharedMemory?: boolean | 'auto';
   /** Emit a 'stats' event every this many milliseconds; 0 (default) never. */
   statsInterval?: number;
+  /**
+   * How long close() waits for the pipeline to stop, in ms. An element blocked in a system call
+   * (reading a pipe or device nobody writes to) cannot be stopped: after this long it is abandoned
+   * with an ERR_CLOSE_TIMEOUT 'warning' and close() resolves. Default 5000; 100 to 600000.
+   */
+  closeTimeout?: number;
 }
 
 export interface NormalizedOptions {
@@ -93,6 +99,7 @@ export interface NormalizedOptions {
   backend: 'cpu';
   sharedMemory: boolean;
   statsInterval: number;
+  closeTimeout: number;
 }
 
 /** The built-in source used when no source option is given: a 720p RGBA test pattern. */
@@ -105,17 +112,19 @@ export const DEFAULTS = {
   backend: 'auto' as const,
   sharedMemory: 'auto' as const,
   statsInterval: 0,
+  closeTimeout: 5000,
 };
 
 export const LIMITS = {
   ringSize: { min: 2, max: 64 },
   maxQueued: { min: 1, max: 64 },
   statsInterval: { min: 0, max: 3_600_000 },
+  closeTimeout: { min: 100, max: 600_000 },
 };
 
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
-  'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
+  'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval', 'closeTimeout',
 ]);
 const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
 const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
@@ -247,6 +256,7 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     backend: 'cpu',
     sharedMemory: sharedMemory === 'auto' ? hasShared : sharedMemory,
     statsInterval: integer('statsInterval', o.statsInterval, DEFAULTS.statsInterval, LIMITS.statsInterval),
+    closeTimeout: integer('closeTimeout', o.closeTimeout, DEFAULTS.closeTimeout, LIMITS.closeTimeout),
   };
 }
 
@@ -278,5 +288,7 @@ export function toNativeOptions(o: NormalizedOptions): NativeOptions {
     maxSlots: o.ringSize * 2 + 2,
     drop: o.drop === 'auto' ? -1 : o.drop ? 1 : 0,
     maxQueued: o.maxQueued,
+    fifoPath: built.fifoPath,
+    sharedMemory: o.sharedMemory,
   };
 }

@@ -21,6 +21,10 @@ export interface NativeOptions {
   decoder: 0 | 1 | 2;
   /** Seek back to the start at end of stream. */
   loop: boolean;
+  /** A named pipe the element "fs-fd" (fdsrc) reads: opened natively without blocking. */
+  fifoPath?: string;
+  /** Slots are SharedArrayBuffers (false: ArrayBuffers, which can be detached). */
+  sharedMemory: boolean;
 }
 
 export interface NativeSlotRequest {
@@ -76,6 +80,8 @@ export interface NativeMessageItem {
   code: number;
   /** GStreamer's description of a plugin it found missing before this error ('' if none). */
   missing: string;
+  /** An error's early notice, handed out ahead of queued frames; the error itself follows them. */
+  early?: boolean;
 }
 
 export interface NativeLiveItem {
@@ -108,9 +114,12 @@ export declare class FrameSourceHandle {
   /** Slot ids retired since the last call, or undefined when none were. */
   _retired(): number[] | undefined;
   _next(acceptFrame: boolean): NativeItem | undefined;
-  _release(frameId: number): boolean;
+  /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
+  _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;
   _close(): Promise<void>;
+  /** After _close() did not finish in time: resolves it now, leaving stuck threads behind. */
+  _abandon(): boolean;
 }
 
 export interface NativeDevice {
@@ -134,4 +143,6 @@ export interface NativeBinding {
    * process was not started with GST_TRACERS=leaks. Not part of the public API.
    */
   _liveObjects(): Array<{ type: string; address: string }> | null;
+  /** Test-only: detaches the ArrayBuffer under a Uint8Array, freeing its memory. */
+  _detachForTest(view: Uint8Array): void;
 }
