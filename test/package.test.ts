@@ -101,3 +101,21 @@ it('fails the install with one message naming the packages when the prebuild doe
   expect(existsSync(path.join(pkg, 'build'))).toBe(false);
   expect(readdirSync(pkg)).not.toContain('build');
 });
+
+it('does not offer the glibc prebuilds to a musl system (Alpine): it goes to the source build', () => {
+  const dir = path.join(work, 'musl');
+  mkdirSync(dir);
+  sh('tar', ['xzf', good], dir);
+  const pkg = path.join(dir, 'package');
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'), 'dir');
+  // node-gyp-build takes the C library from LIBC; no toolchain, so the install stops before compiling.
+  const r = spawnSync(process.execPath, ['scripts/install.js'], {
+    cwd: pkg,
+    encoding: 'utf8',
+    env: { ...process.env, LIBC: 'musl', CXX: '/nonexistent/c++', PKG_CONFIG_LIBDIR: '/nonexistent', PKG_CONFIG_PATH: '' },
+  });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('No native build was found');
+  expect(r.stderr).toContain('libc=musl');
+  expect(r.stderr).toContain('libgstreamer1.0-dev');
+});
