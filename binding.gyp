@@ -38,6 +38,7 @@
       "conditions": [
         ["OS=='linux'", {
           "sources": ["csrc/backends/dmabuf.cc"],
+          "libraries": ["-ldl"],
           # Stay loaded once loaded: a worker that loaded the addon may exit while threads it started
           # (teardown, a stuck element) still run its code, and GLib keeps the GType it registered.
           "ldflags": ["-Wl,-z,nodelete"]
