@@ -294,10 +294,11 @@ bool describe(GstBuffer* buf, const GstVideoInfo& info, FrameHandles* out) {
     gst_memory_get_sizes(mem, &memOffset, &maxSize);
     if (gst_mini_object_get_qdata(GST_MINI_OBJECT_CAST(mem), memfdQuark())) out->importable = false;
     // Rows of this plane: the height of its first component, subsampled as the format says.
-    gint comps[GST_VIDEO_MAX_COMPONENTS];
-    gst_video_format_info_component(info.finfo, p, comps);
+    // (By the format info's fields, not gst_video_format_info_component(): that is 1.18.)
+    guint comp = 0;
+    while (comp + 1 < GST_VIDEO_FORMAT_INFO_N_COMPONENTS(info.finfo) && GST_VIDEO_FORMAT_INFO_PLANE(info.finfo, comp) != p) comp++;
     guint height = meta ? meta->height : GST_VIDEO_INFO_HEIGHT(&info);
-    guint rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info.finfo, comps[0], height);
+    guint rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info.finfo, comp, height);
     HandlePlane plane;
     plane.fd = gst_dmabuf_memory_get_fd(mem);
     plane.offset = memOffset + skip;
