@@ -4,7 +4,8 @@ export default defineConfig([
   {
     entry: { index: 'lib/index.ts' },
     format: ['cjs', 'esm'],
-    dts: true,
+    // Declarations marked @internal (Frame.create, Frame#id, ...) stay out of the public types.
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     clean: true,
     target: 'node18',

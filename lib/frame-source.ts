@@ -3,7 +3,7 @@
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
 import { loadBinding } from './binding';
-import { FrameSourceError, MissingElementError, PipelineError } from './errors';
+import { FrameSourceError, MissingElementError, PipelineError, isFrameSourceError, type AnyFrameSourceError } from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
@@ -36,7 +36,7 @@ export interface FrameSourceEvents {
   /** The pipeline reached its end; the iterator ends after the frames before it. */
   eos: [];
   /** A pipeline error. Only emitted when listened to; the iterator rejects with it either way. */
-  error: [error: Error];
+  error: [error: AnyFrameSourceError];
   /** A GStreamer warning; the pipeline goes on. */
   warning: [warning: PipelineError];
   /** Every `statsInterval` ms. */
@@ -165,7 +165,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #format: VideoFormat | null = null;
   #readers: Reader[] = [];
   #ended = false;
-  #error: Error | null = null;
+  #error: AnyFrameSourceError | null = null;
   #closing: Promise<void> | null = null;
   #registry: FinalizationRegistry<{ session: Session; id: number }>;
   #delivered = 0;
@@ -181,6 +181,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
   #connectionLost: PipelineError | null = null;
+  // With `loop`, timestamps go on across restarts: what is added to the stream's own timestamps.
+  #loopOffset = 0;
+  #lastEnd: number | null = null;
 
   /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
   static async devices(): Promise<CameraDevice[]> {
@@ -295,7 +298,15 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     const iterator: AsyncIterableIterator<Frame> = {
       next: async () => {
         dropCurrent();
-        const frame = await this.#read(false);
+        let frame: Frame | null;
+        try {
+          frame = await this.#read(false);
+        } catch (err) {
+          // A rejected next() ends a for-await loop without calling return(): close here, as
+          // leaving the loop any other way would.
+          await this.close();
+          throw err;
+        }
         if (!frame) return { done: true, value: undefined };
         current = frame;
         return { done: false, value: frame };
@@ -429,13 +440,13 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       throw new Error(`frame-source internal error: frame in unknown slot ${item.slot}`);
     }
     const data = new Uint8Array(slot.buffer, slot.offset + item.offset, item.size);
-    const frame = new Frame(
+    const frame = Frame.create(
       session.release,
       item.id,
       data,
       format,
       item.layout ? layoutFromPairs(item.layout) : format.layout,
-      item.pts >= 0 ? item.pts : null,
+      this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
       item.duration >= 0 ? item.duration : null,
       item.sequence,
       item.copied,
@@ -446,6 +457,19 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     this.#delivered++;
     this.#held++;
     reader.resolve(frame);
+  }
+
+  // With `loop`, a restart shows as a timestamp going back: shift it to go on where the last
+  // frame ended, so timestamps only ever grow (as WebCodecs and encoders expect).
+  #continuedTimestamp(pts: number | null, duration: number | null): number | null {
+    if (pts === null || !this.options.loop) return pts;
+    let ts = pts + this.#loopOffset;
+    if (this.#lastEnd !== null && ts < this.#lastEnd) {
+      this.#loopOffset = this.#lastEnd - pts;
+      ts = this.#lastEnd;
+    }
+    this.#lastEnd = ts + (duration ?? 0);
+    return ts;
   }
 
   // A network source that lost its connection: replace the pipeline after a delay, and let the
@@ -479,8 +503,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return true;
   }
 
-  #fail(err: Error): void {
+  #fail(cause: Error): void {
     if (this.#error || this.#state !== 'open') return;
+    const err = isFrameSourceError(cause) ? cause : new FrameSourceError('ERR_INTERNAL', `frame-source internal error: ${cause.message}`, { cause });
     this.#error = err;
     for (const r of this.#readers.splice(0)) r.reject(err);
     // An 'error' event without a listener would throw from here and take the process down.

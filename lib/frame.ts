@@ -10,6 +10,19 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
+type FrameArgs = [
+  release: ReleaseFn,
+  id: number,
+  data: Uint8Array,
+  videoFormat: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+  sequence: number,
+  copied: boolean,
+  kept: boolean,
+];
+
 export class Frame {
   /** What was negotiated for this frame. */
   readonly videoFormat: VideoFormat;
@@ -18,7 +31,7 @@ export class Frame {
   readonly height: number;
   /** Plane offsets and strides relative to `data` (from the buffer's GstVideoMeta when it has one). */
   readonly layout: readonly PlaneLayout[];
-  /** Presentation timestamp in µs, or null when the buffer had none. */
+  /** Presentation timestamp in µs, or null when the buffer had none. With `loop`, it goes on growing across restarts. */
   readonly timestamp: number | null;
   /** Duration in µs, or null. */
   readonly duration: number | null;
@@ -34,8 +47,12 @@ export class Frame {
   #kept: boolean;
   #released = false;
 
-  /** @internal frames are made by FrameSource only. */
-  constructor(
+  /** @internal frames are made by FrameSource only (Frame.create). */
+  static create(...args: FrameArgs): Frame {
+    return new Frame(...args);
+  }
+
+  private constructor(
     release: ReleaseFn,
     id: number,
     data: Uint8Array,
