@@ -15,9 +15,9 @@ export default defineConfig([
   },
   {
     // The `frame-source` command (package.json "bin"): CommonJS only, as npm runs it with node.
-    // The hashbang comes from lib/cli.ts's first line (esbuild keeps it). Not cleaned here: the
+    // The hashbang comes from lib/cli/main.ts's first line (esbuild keeps it). Not cleaned here: the
     // config above cleans dist/ once for both.
-    entry: { cli: 'lib/cli.ts' },
+    entry: { cli: 'lib/cli/main.ts' },
     format: ['cjs'],
     dts: false,
     sourcemap: true,
