@@ -25,4 +25,17 @@ export default defineConfig([
     target: 'node18',
     outExtension: () => ({ js: '.cjs' }),
   },
+  {
+    // frame-source/web: the browser module. ES module only, no Node shims; its own tsconfig gives
+    // it the DOM types and no Node types.
+    entry: { web: 'web/index.ts' },
+    format: ['esm'],
+    platform: 'browser',
+    target: 'es2022',
+    tsconfig: 'web/tsconfig.json',
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    outExtension: () => ({ js: '.mjs' }),
+  },
 ]);

@@ -1,6 +1,7 @@
 // Compiled, never run, by test/types.test.ts: the README's lines must type-check against
 // TypeScript's DOM library and frame-source's published declarations.
-import { FrameSource, Frame, isFrameSourceError, type AnyFrameSourceError } from 'frame-source';
+import { FrameSource, Frame, isFrameSourceError, type AnyFrameSourceError, type VideoFrameBufferInit as FsInit } from 'frame-source';
+import { WebGLFrameRenderer, drawVideoFrame, hasVideoFrame, type FrameInit } from 'frame-source/web';
 
 export async function draw(ctx: CanvasRenderingContext2D): Promise<void> {
   const source = new FrameSource({ test: true, format: 'I420' });
@@ -40,4 +41,12 @@ export function listen(source: FrameSource): void {
     // The 'error' event carries the union too.
     if (err.code === 'ERR_MISSING_ELEMENT') console.log(err.elements);
   });
+}
+
+// The browser module takes what toVideoFrameInit() gives, from any thread or process.
+export function show(canvas: HTMLCanvasElement, bytes: Uint8Array, init: FsInit): void {
+  const asWeb: FrameInit = init;
+  new WebGLFrameRenderer(canvas).draw(bytes, asWeb);
+  const ctx = canvas.getContext('2d');
+  if (ctx && hasVideoFrame()) drawVideoFrame(ctx, new Uint8Array(new SharedArrayBuffer(bytes.length)), init);
 }
