@@ -9,6 +9,7 @@ import type { VideoFormat } from '../formats';
 import { gstreamerVersion } from '../versions';
 import { HELP, UsageError, parseCli, wantsJson, type CliOptions } from './arguments';
 import { LagTracker, Progress, fmt, peakRssBytes } from './progress';
+import { serve } from './serve';
 import { snapshotName, writePng } from './snapshot';
 
 export function packageVersion(): string {
@@ -185,8 +186,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    if (opts.serve) throw new UsageError('--serve is not available in this build');
-    return await run(opts);
+    return await (opts.serve ? serve(opts, opts.serve) : run(opts));
   } catch (err) {
     return fail(err, opts.json);
   }
