@@ -7,7 +7,9 @@ export default defineConfig([
     // Declarations marked @internal (Frame.create, Frame#id, ...) stay out of the public types.
     dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
-    clean: true,
+    // Not cleaned by tsup: the configs build in parallel and one's clean could delete another's
+    // output. build:js empties dist/ first.
+    clean: false,
     target: 'node18',
     // __dirname in the ESM build: lib/binding.ts finds the package root from it.
     shims: true,
@@ -15,8 +17,7 @@ export default defineConfig([
   },
   {
     // The `frame-source` command (package.json "bin"): CommonJS only, as npm runs it with node.
-    // The hashbang comes from lib/cli/main.ts's first line (esbuild keeps it). Not cleaned here: the
-    // config above cleans dist/ once for both.
+    // The hashbang comes from lib/cli/main.ts's first line (esbuild keeps it).
     entry: { cli: 'lib/cli/main.ts' },
     format: ['cjs'],
     dts: false,

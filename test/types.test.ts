@@ -21,3 +21,7 @@ function tsc(project: string): string {
 it('browser-side code compiles with lib ["dom", "esnext"] against dist/*.d.ts', () => {
   expect(tsc('test/types')).toBe('');
 }, 60000);
+
+it("the Electron example type-checks against the electron package's types (not run: no Electron binary here)", () => {
+  expect(tsc('examples/electron')).toBe('');
+}, 60000);
