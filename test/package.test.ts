@@ -1,7 +1,7 @@
 // The package as users get it: prebuilt with prebuildify, packed with npm pack, installed into a
 // fresh project (no compiler step: the prebuild is loaded), used through import and require.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
 
@@ -48,3 +48,11 @@ it('packs with a prebuild, installs into a fresh project without building, and g
   expect(existsSync(path.join(installed, 'dist', 'index.d.ts'))).toBe(true);
   expect(existsSync(path.join(installed, 'dist', 'index.d.mts'))).toBe(true);
 }, 240000);
+
+it('ships the examples and the browser module (frame-source/web) in the package', () => {
+  const [pack] = JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT));
+  const files = (pack.files as Array<{ path: string }>).map((f) => f.path);
+  expect(files).toEqual(expect.arrayContaining(['examples/basic.mjs', 'examples/electron/main.ts', 'dist/web.mjs', 'dist/web.d.mts']));
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  expect(pkg.exports['./web']).toEqual({ types: './dist/web.d.mts', default: './dist/web.mjs' });
+});
