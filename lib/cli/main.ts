@@ -143,7 +143,7 @@ async function run(opts: CliOptions): Promise<number> {
     out.write(
       `${n} frames from ${summary.source} in ${fmt(wallMs / 1000, 2)} s (${fmt(summary.fps, 1)} fps), stopped by ${stopReason}\n` +
         `pipeline: ${summary.pipeline}\n` +
-        (f ? `elements: ${f.elements.join(' ! ')}; decoder: ${f.decoder ?? 'none'}\n` : '') +
+        (f ? `elements: ${f.elements.join(', ')}; decoder: ${f.decoder ?? 'none'}\n` : '') +
         `zero-copy ${s.zeroCopyFrames}/${s.frames}, copied ${s.copiedFrames} (${s.bytesCopied} bytes), dropped ${s.droppedFrames}\n` +
         `CPU ${fmt(summary.cpuMsPerFrame, 2)} ms per frame; peak RSS ${(summary.peakRssBytes / 2 ** 20).toFixed(0)} MiB; memory: ${s.memory}\n`,
     );
