@@ -52,18 +52,8 @@ export class Frame {
     return new Frame(...args);
   }
 
-  private constructor(
-    release: ReleaseFn,
-    id: number,
-    data: Uint8Array,
-    videoFormat: VideoFormat,
-    layout: readonly PlaneLayout[],
-    timestamp: number | null,
-    duration: number | null,
-    sequence: number,
-    copied: boolean,
-    kept: boolean,
-  ) {
+  private constructor(...args: FrameArgs) {
+    const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;

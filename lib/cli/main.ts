@@ -11,6 +11,7 @@ import { HELP, UsageError, parseCli, wantsJson, type CliOptions } from './argume
 import { LagTracker, Progress, fmt, peakRssBytes } from './progress';
 import { serve } from './serve';
 import { snapshotName, writePng } from './snapshot';
+import { Stopper } from './stop';
 
 export function packageVersion(): string {
   try {
@@ -47,15 +48,7 @@ async function run(opts: CliOptions): Promise<number> {
     if (!opts.quiet) err.write(`${tty ? '\r\x1b[K' : ''}warning: ${w.message}\n`);
   });
 
-  let stopReason: 'eos' | 'frames' | 'duration' | 'signal' | 'error' = 'eos';
-  const stop = (why: typeof stopReason) => {
-    stopReason = why;
-    void source.close();
-  };
-  const onSignal = () => stop('signal');
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const durationTimer = Number.isFinite(opts.durationMs) ? setTimeout(() => stop('duration'), opts.durationMs) : null;
+  const stopper = new Stopper(source, opts.durationMs);
 
   const lag = new LagTracker();
   const progress = new Progress(source, lag);
@@ -84,20 +77,19 @@ async function run(opts: CliOptions): Promise<number> {
         }
       }
       if (++n >= opts.frames) {
-        stopReason = 'frames';
+        stopper.reason = 'frames';
         break;
       }
     }
   } catch (e) {
     failure = e;
-    stopReason = 'error';
+    stopper.reason = 'error';
   } finally {
     if (timer) clearInterval(timer);
-    if (durationTimer) clearTimeout(durationTimer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopper.dispose();
     await source.close();
   }
+  const stopReason = stopper.reason;
 
   const wallMs = performance.now() - progress.started;
   const cpuMs = progress.cpuMs();
@@ -199,6 +191,7 @@ if (require.main === module) {
     },
     (err) => {
       process.stderr.write(`frame-source: internal error: ${(err as Error).stack ?? err}\n`);
+      if (wantsJson(process.argv)) process.stdout.write(`${JSON.stringify({ error: { code: 'ERR_INTERNAL', message: String((err as Error).message ?? err) }, exitCode: 1 })}\n`);
       process.exitCode = 1;
     },
   );

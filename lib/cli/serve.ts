@@ -11,6 +11,7 @@ import { FrameSource, type Frame } from '../index';
 import type { CliOptions, ServeOptions } from './arguments';
 import { UsageError } from './arguments';
 import { PAGE } from './serve-page';
+import { Stopper } from './stop';
 
 const DRAWABLE = new Set(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
 const MAX_PAGES = 16;
@@ -49,6 +50,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
   const pages = new Set<Page>();
   let web: Buffer | null = null;
   let delivered = 0;
+  let pagesServed = 0;
 
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -81,6 +83,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     }
     const page: Page = { socket, inFlight: null, sentAt: 0, latencyMs: null, sent: 0, skipped: 0 };
     pages.add(page);
+    pagesServed++;
     socket.on('message', (data) => {
       let ack: unknown;
       try {
@@ -109,15 +112,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
   err.write(`serving ${url} (Ctrl-C to stop)\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify({ serving: url })}\n`);
 
-  let stoppedBy = 'eos';
-  const stop = (why: string) => {
-    stoppedBy = why;
-    void source.close();
-  };
-  const onSignal = () => stop('signal');
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timer = Number.isFinite(opts.durationMs) ? setTimeout(() => stop('duration'), opts.durationMs) : null;
+  const stopper = new Stopper(source, opts.durationMs);
 
   // A file or a non-live test source would run as fast as it decodes: show it at its own pace.
   let clock: number | null = null;
@@ -145,20 +140,18 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
         page.socket.send(encode(frame, page));
       }
       if (delivered >= opts.frames) {
-        stoppedBy = 'frames';
+        stopper.reason = 'frames';
         break;
       }
     }
   } catch (e) {
     failure = e;
-    stoppedBy = 'error';
+    stopper.reason = 'error';
   } finally {
-    if (timer) clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopper.dispose();
     await source.close();
     for (const page of pages) {
-      if (page.socket.readyState === page.socket.OPEN) page.socket.send(JSON.stringify({ end: stoppedBy }));
+      if (page.socket.readyState === page.socket.OPEN) page.socket.send(JSON.stringify({ end: stopper.reason }));
       page.socket.close(1001);
     }
     for (const client of wss.clients) client.terminate();
@@ -167,8 +160,8 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     await new Promise((r) => http.close(r));
   }
   if (failure) throw failure;
-  const summary = { served: url, stoppedBy, frames: delivered, pages: pages.size };
+  const summary = { served: url, stoppedBy: stopper.reason, frames: delivered, pagesServed };
   if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`${delivered} frames served at ${url}, stopped by ${stoppedBy}\n`);
+  else process.stdout.write(`${delivered} frames served at ${url} to ${pagesServed} page(s), stopped by ${stopper.reason}\n`);
   return 0;
 }
