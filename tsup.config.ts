@@ -27,16 +27,16 @@ export default defineConfig([
     outExtension: () => ({ js: '.cjs' }),
   },
   {
-    // frame-source/web: the browser module. ES module only, no Node shims; its own tsconfig gives
-    // it the DOM types and no Node types.
+    // frame-source/web: the browser module, no Node shims; its own tsconfig gives it the DOM types
+    // and no Node types. CommonJS too, for bundlers and preloads that still require().
     entry: { web: 'web/index.ts' },
-    format: ['esm'],
+    format: ['esm', 'cjs'],
     platform: 'browser',
     target: 'es2022',
     tsconfig: 'web/tsconfig.json',
     dts: true,
     sourcemap: true,
     clean: false,
-    outExtension: () => ({ js: '.mjs' }),
+    outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
   },
 ]);

@@ -52,7 +52,10 @@ it('packs with a prebuild, installs into a fresh project without building, and g
 it('ships the examples and the browser module (frame-source/web) in the package', () => {
   const [pack] = JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT));
   const files = (pack.files as Array<{ path: string }>).map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['examples/basic.mjs', 'examples/electron/main.ts', 'dist/web.mjs', 'dist/web.d.mts']));
+  expect(files).toEqual(expect.arrayContaining(['examples/basic.mjs', 'examples/electron/main.ts', 'dist/web.mjs', 'dist/web.d.mts', 'dist/web.cjs', 'dist/web.d.ts']));
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-  expect(pkg.exports['./web']).toEqual({ types: './dist/web.d.mts', default: './dist/web.mjs' });
+  expect(pkg.exports['./web']).toEqual({
+    import: { types: './dist/web.d.mts', default: './dist/web.mjs' },
+    require: { types: './dist/web.d.ts', default: './dist/web.cjs' },
+  });
 });
