@@ -45,8 +45,9 @@ describe('toVideoFrameInit() carries the colour space', () => {
     expect(colorSpaceFromColorimetry('bt2020')).toEqual({ transfer: 'bt709', fullRange: false });
     expect(colorSpaceFromColorimetry('')).toEqual({});
     expect(yuvToRgbForColorimetry('bt2020', 1080).matrix).toBe('bt2020');
-    expect(yuvToRgbForColorimetry('', 480).matrix).toBe('bt601');
-    expect(yuvToRgbForColorimetry('', 720).matrix).toBe('bt709');
+    // Without colorimetry, GStreamer's own default for the height.
+    expect(yuvToRgbForColorimetry('', 576).matrix).toBe('bt601');
+    expect(yuvToRgbForColorimetry('', 577).matrix).toBe('bt709');
   });
 });
 

@@ -111,11 +111,11 @@ export function yuvToRgb(matrix: YuvMatrix, fullRange: boolean): YuvToRgb {
 
 /**
  * The conversion a frame needs, from its WebCodecs colour space. Without one, GStreamer's default
- * for the size: BT.601 below 720 lines, BT.709 from there on; limited range.
+ * for the size (measured with 1.22): BT.601 up to 576 lines, BT.709 above; limited range.
  */
 export function yuvToRgbFor(colorSpace: VideoColorSpaceInit | undefined | null, height: number): YuvToRgb {
   const m = colorSpace?.matrix;
-  const matrix: YuvMatrix = m === 'bt709' ? 'bt709' : m === 'smpte170m' || m === 'bt470bg' ? 'bt601' : height >= 720 ? 'bt709' : 'bt601';
+  const matrix: YuvMatrix = m === 'bt709' ? 'bt709' : m === 'smpte170m' || m === 'bt470bg' ? 'bt601' : height > 576 ? 'bt709' : 'bt601';
   return yuvToRgb(matrix, colorSpace?.fullRange === true);
 }
 
