@@ -49,6 +49,10 @@ export interface VideoFormat {
   elements: readonly string[];
   /** The video decoder in use (e.g. 'avdec_h264', 'vp8dec'), or null. */
   decoder: string | null;
+  /** Where frames are handed over ('cpu', 'dmabuf', ...). */
+  backend: string;
+  /** Backends preferred over it, and why each was not used. */
+  skippedBackends: ReadonlyArray<{ name: string; reason: string }>;
 }
 
 /**
@@ -93,7 +97,11 @@ export function layoutFromPairs(pairs: readonly number[]): PlaneLayout[] {
   return out;
 }
 
-export function toVideoFormat(item: NativeFormatItem): VideoFormat {
+export function toVideoFormat(
+  item: NativeFormatItem,
+  backend = 'cpu',
+  skippedBackends: ReadonlyArray<{ name: string; reason: string }> = [],
+): VideoFormat {
   return Object.freeze({
     format: GST_TO_WEBCODECS[item.format] ?? item.format,
     gstFormat: item.format,
@@ -108,6 +116,8 @@ export function toVideoFormat(item: NativeFormatItem): VideoFormat {
     caps: item.caps,
     elements: Object.freeze([...item.elements]),
     decoder: item.decoder === '' ? null : item.decoder,
+    backend,
+    skippedBackends: Object.freeze(skippedBackends.map((s) => Object.freeze({ ...s }))),
   });
 }
 

@@ -6,7 +6,10 @@ export { Frame } from './frame';
 export type { PixelFormat, PlaneLayout, VideoColorSpaceInit, VideoFormat, VideoFrameBufferInit, WebCodecsPixelFormat } from './formats';
 export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
-export type { Backend, FrameSourceOptions, NormalizedOptions } from './options';
+export type { FrameSourceOptions, NormalizedOptions } from './options';
+export { BACKEND_NAMES, DMABUF_ALLOCATORS, DMABUF_FORMATS } from './backends';
+export type { Backend, BackendInfo, BackendName, DmabufAllocator, DmabufDescriptor, DmabufPlane } from './backends';
+export type { SharedTextureColorSpace, SharedTextureInfo } from './shared-texture';
 export {
   FrameSourceError,
   MissingElementError,
