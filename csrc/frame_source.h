@@ -7,11 +7,11 @@
 #include <napi.h>
 
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "pipeline.h"
+#include "util/js_link.h"
 
 namespace fs {
 
@@ -37,28 +37,28 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value Seek(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Abandon(const Napi::CallbackInfo& info);
+  Napi::Value Download(const Napi::CallbackInfo& info);
 
   void finishClose(Napi::Env env);
   static void onEnvCleanup(void* self);
 
+  void leakSlotRefs();
+
   std::shared_ptr<SourcePipeline> pipeline_;
-  Napi::ThreadSafeFunction tsfn_;
-  bool tsfnActive_ = false;
+  std::shared_ptr<JsLink> link_;
   bool hookAdded_ = false;
+  bool sharedMemory_ = true;  // slots are SharedArrayBuffers (cannot be detached)
   State state_ = State::Created;
   size_t requestedBytes_ = 0;
   std::unordered_map<int, Napi::Reference<Napi::Uint8Array>> slotRefs_;
-  std::unordered_map<uint32_t, BufferPtr> held_;
+  struct Held {
+    BufferPtr buffer;
+    int slot;
+  };
+  std::unordered_map<uint32_t, Held> held_;
   uint32_t nextFrameId_ = 1;
   std::vector<Napi::Promise::Deferred> closeWaiters_;
-  // Whether the thread-safe function may still be called from the close thread: environment
-  // teardown (worker terminated) aborts it, possibly while that thread is about to call it.
-  struct TsfnGate {
-    std::mutex mu;
-    bool open = true;
-  };
-  std::shared_ptr<TsfnGate> tsfnGate_ = std::make_shared<TsfnGate>();
-  void closeTsfnGate();
 };
 
 }  // namespace fs

@@ -1,12 +1,17 @@
 // SourcePipeline: see pipeline.h for what it owns and which threads run its code.
 #include "pipeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include <gst/pbutils/missing-plugins.h>
 
+#include "backends/cpu.h"
 #include "slot_pool.h"
 
 namespace fs {
@@ -16,6 +21,13 @@ namespace {
 ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref_sink(e))); }
 
 constexpr const char* kSinkName = "frame-source-sink";
+
+const Backend& kCpuBackendRef() { return kCpuBackend; }
+
+// Items that JS gets as soon as it wakes, ahead of queued frames (in urgent_, in arrival order). An
+// error is also announced there (a copy), while the item itself stays behind the frames decoded
+// before it.
+bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
 bool hasSourceElement(GstBin* bin) {
@@ -67,10 +79,21 @@ bool hasSometimesSrcPads(GstBin* bin) {
 }  // namespace
 
 SourcePipeline::SourcePipeline(const PipelineOptions& opts)
-    : opts_(opts), ring_(std::make_shared<SlotRing>(opts.maxSlots)) {}
+    : opts_(opts), ring_(std::make_shared<SlotRing>(opts.maxSlots)) {
+  backend_ = findBackend(opts.backend);
+  setup_.ring = ring_;
+  setup_.ringSize = opts.ringSize;
+  setup_.dmabufAllocator = opts.dmabufAllocator;
+  gst_video_info_init(&videoInfo_);
+}
 
 std::shared_ptr<SourcePipeline> SourcePipeline::create(const PipelineOptions& opts, BuildError* err) {
   std::shared_ptr<SourcePipeline> p(new SourcePipeline(opts));
+  if (!p->backend_) {
+    err->code = "ERR_BACKEND_UNAVAILABLE";
+    err->message = "this build of frame-source has no backend named '" + opts.backend + "'";
+    return nullptr;
+  }
   if (!p->build(err)) return nullptr;
   std::weak_ptr<SourcePipeline> weak = p;
   p->ring_->setWake([weak]() {
@@ -154,6 +177,17 @@ bool SourcePipeline::build(BuildError* err) {
       g_signal_connect(src.get(), "autoplug-select", G_CALLBACK(&SourcePipeline::onAutoplugSelect), this);
     }
   }
+  if (!opts_.fifoPath.empty()) {
+    ElementPtr fdsrc(gst_bin_get_by_name(GST_BIN(top.get()), "fs-fd"));
+    // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears.
+    fifoFd_ = fdsrc ? open(opts_.fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+    if (fifoFd_ < 0) {
+      err->code = errno == ENOENT ? "ERR_FILE_NOT_FOUND" : "ERR_PIPELINE";
+      err->message = "cannot open " + opts_.fifoPath + ": " + (fdsrc ? std::strerror(errno) : "no fs-fd element");
+      return false;
+    }
+    g_object_set(fdsrc.get(), "fd", fifoFd_, nullptr);
+  }
   // What the pipeline is made of, decoders plugged later included: reported with each format.
   g_signal_connect(top.get(), "deep-element-added", G_CALLBACK(&SourcePipeline::onElementAdded), this);
   {
@@ -175,6 +209,12 @@ bool SourcePipeline::build(BuildError* err) {
   // sync (the `sync` option) makes it wait for each frame's time on the clock instead.
   g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE,
                "max-buffers", 1u, "qos", FALSE, nullptr);
+  // The backend says what memory the sink takes (a GPU backend asks for its caps feature first).
+  // Set after parsing: the text's plain video/x-raw made a non-video output fail at link time.
+  if (backend_ != &kCpuBackendRef()) {
+    CapsPtr caps(gst_caps_from_string(backend_->sinkCaps));
+    gst_app_sink_set_caps(GST_APP_SINK(sink), caps.get());
+  }
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
@@ -192,7 +232,11 @@ bool SourcePipeline::build(BuildError* err) {
   return true;
 }
 
-SourcePipeline::~SourcePipeline() { teardown(); }
+SourcePipeline::~SourcePipeline() {
+  teardown();
+  // Only now: a thread that was stuck reading it (abandoned) may have held it until a moment ago.
+  if (fifoFd_ >= 0) close(fifoFd_);
+}
 
 // Sets string-given properties, each converted to the property's own type by GStreamer; a string
 // property is set verbatim, never deserialized (a value starting with a quote stays as it is).
@@ -323,8 +367,10 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   // set_config would then have to refuse: that refusal is fatal to upstream.
   if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
   size_t size = GST_VIDEO_INFO_SIZE(&info);
-  ring_->reserve(size, upfrontSlots());
-  PoolPtr pool(newSlotPool(ring_));
+  bool cpu = backend_ == &kCpuBackendRef();
+  if (cpu) ring_->reserve(size, upfrontSlots());
+  PoolPtr pool(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+  if (!pool) return GST_PAD_PROBE_OK;
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
     // cancelWaits() sets stopping_ before flushPools() takes this lock: a pool registered here is
@@ -360,6 +406,7 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
     format_.reset();
     return;
   }
+  videoInfo_ = info;
   auto f = std::make_shared<FormatInfo>();
   f->id = nextFormatId_++;
   f->format = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info));
@@ -386,7 +433,7 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
     f->decoder = decoder_;
   }
   format_ = f;
-  ring_->reserve(f->size, upfrontSlots());
+  if (backend_ == &kCpuBackendRef()) ring_->reserve(f->size, upfrontSlots());
   Item item;
   item.kind = Item::Kind::Format;
   item.format = f;
@@ -450,7 +497,7 @@ GstFlowReturn SourcePipeline::takePreroll(GstAppSink* sink) {
   return GST_FLOW_OK;
 }
 
-// Streaming thread: the frame item for `buf` (zero-copy when it is in a slot, else copied into one).
+// Streaming thread: the frame item for the sample's buffer (in a slot or the backend's memory).
 // False when there is no frame to deliver; *flow then says what to return upstream.
 bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow) {
   GstBuffer* buf = gst_sample_get_buffer(sample);
@@ -478,42 +525,115 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
     }
   }
 
+  bool taken = backend_->describe ? takeIntoBackend(buf, &item) : takeIntoRing(buf, &item);
+  if (!taken) {
+    // A flush (seek) ends the wait for a slot: upstream is told to stop as for teardown.
+    if (stopping_ || ring_->cancelled() || flushing_) {
+      *flow = GST_FLOW_FLUSHING;
+      return false;
+    }
+    if (!item.message.empty()) {
+      pushError(item.message);
+      *flow = GST_FLOW_ERROR;
+      return false;
+    }
+    dropped_++;
+    *flow = GST_FLOW_OK;
+    return false;
+  }
+  return true;
+}
+
+// CPU backend: the frame is in a ring slot (upstream wrote it there), or is copied into one.
+bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
   if (gst_buffer_n_memory(buf) == 1) {
     MemoryMap map(gst_buffer_peek_memory(buf, 0));
     size_t offset = 0;
     int slot = map.ok() ? ring_->find(map.data(), map.size(), &offset) : -1;
     if (slot >= 0) {
-      item.slot = slot;
-      item.offset = offset;
-      item.size = map.size();
-      item.buffer.reset(gst_buffer_ref(buf));
+      item->slot = slot;
+      item->offset = offset;
+      item->size = map.size();
+      item->buffer.reset(gst_buffer_ref(buf));
       zeroCopy_++;
+      return true;
     }
   }
-  if (!item.buffer) {
-    // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory. A
-    // flush (seek) ends the wait for a slot.
-    size_t total = gst_buffer_get_size(buf);
-    int slot = ring_->acquire(total, !dropping(), &flushing_);
-    if (slot < 0) {
-      if (stopping_ || ring_->cancelled() || flushing_) {
-        *flow = GST_FLOW_FLUSHING;
-        return false;
-      }
-      dropped_++;
-      *flow = GST_FLOW_OK;
+  // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory.
+  size_t total = gst_buffer_get_size(buf);
+  int slot = ring_->acquire(total, !dropping(), &flushing_);
+  if (slot < 0) return false;
+  gst_buffer_extract(buf, 0, ring_->data(slot), total);
+  BufferPtr copy(gst_buffer_new());
+  gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
+  item->slot = slot;
+  item->size = total;
+  item->copied = true;
+  item->buffer = std::move(copy);
+  copied_++;
+  bytesCopied_ += total;
+  return true;
+}
+
+// GPU backends: the frame is in the backend's memory (upstream made it there, or wrote into our
+// pool), or is copied into a buffer of a pool of the backend's own, counted like a CPU copy.
+bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
+  auto handles = std::make_shared<FrameHandles>();
+  if (backend_->describe(buf, videoInfo_, handles.get())) {
+    item->buffer.reset(gst_buffer_ref(buf));
+    item->size = gst_buffer_get_size(buf);
+    item->handles = std::move(handles);
+    zeroCopy_++;
+    return true;
+  }
+  if (!copyPool_ || !copyPoolCaps_ || !gst_caps_is_equal(copyPoolCaps_.get(), lastCaps_.get())) {
+    if (copyPool_) gst_buffer_pool_set_active(copyPool_.get(), FALSE);
+    copyPool_.reset(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+    copyPoolCaps_.reset();
+    if (!copyPool_) {
+      item->message = std::string("frames arrived in system memory and the ") + backend_->name +
+                      " backend has no allocator here to copy them into";
       return false;
     }
-    gst_buffer_extract(buf, 0, ring_->data(slot), total);
-    BufferPtr copy(gst_buffer_new());
-    gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
-    item.slot = slot;
-    item.size = total;
-    item.copied = true;
-    item.buffer = std::move(copy);
-    copied_++;
-    bytesCopied_ += total;
+    GstStructure* config = gst_buffer_pool_get_config(copyPool_.get());
+    gst_buffer_pool_config_set_params(config, lastCaps_.get(), static_cast<guint>(GST_VIDEO_INFO_SIZE(&videoInfo_)), 0,
+                                      opts_.ringSize + 1);
+    gst_buffer_pool_config_add_option(config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (!gst_buffer_pool_set_config(copyPool_.get(), config) || !gst_buffer_pool_set_active(copyPool_.get(), TRUE)) {
+      copyPool_.reset();
+      item->message = std::string("could not set up the ") + backend_->name + " backend's memory for copies";
+      return false;
+    }
+    copyPoolCaps_.reset(gst_caps_ref(lastCaps_.get()));
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    pools_.push_back(std::make_unique<WeakRef>(copyPool_.get()));
   }
+  // The pool's max is the backpressure, as for upstream; a live source drops instead of waiting.
+  GstBufferPoolAcquireParams params{};
+  params.flags = dropping() ? GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT : GST_BUFFER_POOL_ACQUIRE_FLAG_NONE;
+  GstBuffer* raw = nullptr;
+  if (gst_buffer_pool_acquire_buffer(copyPool_.get(), &raw, &params) != GST_FLOW_OK) return false;
+  BufferPtr copy(raw);
+  GstVideoFrame from, to;
+  bool ok = gst_video_frame_map(&from, &videoInfo_, buf, GST_MAP_READ);
+  if (ok) {
+    ok = gst_video_frame_map(&to, &videoInfo_, copy.get(), GST_MAP_WRITE);
+    if (ok) {
+      ok = gst_video_frame_copy(&to, &from);
+      gst_video_frame_unmap(&to);
+    }
+    gst_video_frame_unmap(&from);
+  }
+  if (!ok || !backend_->describe(copy.get(), videoInfo_, handles.get())) {
+    item->message = "could not copy a frame into the backend's memory";
+    return false;
+  }
+  item->size = gst_buffer_get_size(copy.get());
+  item->buffer = std::move(copy);
+  item->handles = std::move(handles);
+  item->copied = true;
+  copied_++;
+  bytesCopied_ += item->size;
   return true;
 }
 
@@ -688,8 +808,23 @@ void SourcePipeline::push(Item&& item) {
       needWake = jsWaiting_;
     } else {
       needWake = true;  // events must reach listeners even when nobody reads frames
+      if (item.kind == Item::Kind::Error) {
+        Item notice;
+        notice.kind = Item::Kind::Error;
+        notice.early = true;
+        notice.message = item.message;
+        notice.debug = item.debug;
+        notice.source = item.source;
+        notice.domain = item.domain;
+        notice.missing = item.missing;
+        notice.code = item.code;
+        urgent_.push_back(std::move(notice));
+      }
     }
-    queue_.push_back(std::move(item));
+    if (isUrgent(item.kind))
+      urgent_.push_back(std::move(item));
+    else
+      queue_.push_back(std::move(item));
   }
   drops.clear();  // unref outside our lock: it returns buffers to their pool
   if (needWake) wake();
@@ -702,6 +837,13 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
+  // Warnings, liveness and errors' notices do not wait behind frames nobody reads yet; 'format',
+  // 'eos' and the error itself stay in order with the frames they belong to.
+  if (!urgent_.empty()) {
+    *out = std::move(urgent_.front());
+    urgent_.pop_front();
+    return true;
+  }
   if (queue_.empty()) return false;
   if (queue_.front().kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
@@ -814,7 +956,7 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
     item.seekId = r.id;
     item.ok = false;
     item.message = message;
-    pushFront(std::move(item));
+    pushUrgent(std::move(item));
   };
   GstElement* p = pipeline_.get();
   MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
@@ -891,15 +1033,15 @@ void SourcePipeline::queryDuration() {
   item.kind = Item::Kind::Duration;
   item.pts = duration < 0 ? GST_CLOCK_TIME_NONE : static_cast<uint64_t>(duration);
   item.seekable = canSeek;
-  pushFront(std::move(item));
+  pushUrgent(std::move(item));
 }
 
-// Any thread: queues an item that is about the source, not a point in the stream, ahead of queued
-// frames: JS only looks past a frame when it has a reader for it (paused, or nobody reading).
-void SourcePipeline::pushFront(Item&& item) {
+// Any thread: queues an item that is about the source, not a point in the stream, in the urgent
+// lane, ahead of queued frames: JS only looks past a frame when it has a reader for it.
+void SourcePipeline::pushUrgent(Item&& item) {
   {
     std::lock_guard<std::mutex> lk(queueMu_);
-    queue_.push_front(std::move(item));
+    urgent_.push_back(std::move(item));
   }
   wake();
 }
@@ -930,11 +1072,29 @@ void SourcePipeline::stop(std::function<void()> done) {
   auto self = shared_from_this();
   std::thread([self, done]() {
     self->teardown();
-    done();
+    if (done) done();
   }).detach();
 }
 
-void SourcePipeline::stopNow() { teardown(); }
+bool SourcePipeline::stopNow(std::chrono::milliseconds wait) {
+  bool start;
+  {
+    std::lock_guard<std::mutex> lk(threadsMu_);
+    if (tornDown_) return true;
+    if (abandoned_) return false;
+    start = !tearingDown_;
+  }
+  if (start) stop(nullptr);
+  std::unique_lock<std::mutex> lk(threadsMu_);
+  if (threadsCv_.wait_for(lk, wait, [this] { return tornDown_; })) return true;
+  abandoned_ = true;
+  return false;
+}
+
+void SourcePipeline::abandon() {
+  abandoned_ = true;
+  cancelWaits();
+}
 
 void SourcePipeline::teardown() {
   {
@@ -963,11 +1123,15 @@ void SourcePipeline::teardown() {
     std::lock_guard<std::mutex> lk(prerollMu_);
     prerollPushed_.reset();
   }
+  if (copyPool_) gst_buffer_pool_set_active(copyPool_.get(), FALSE);
+  copyPool_.reset();
+  copyPoolCaps_.reset();
   std::deque<Item> leftovers;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
     leftovers.swap(queue_);
     queuedFrames_ = 0;
+    urgent_.clear();
   }
   leftovers.clear();
   {

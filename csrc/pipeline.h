@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "slot_ring.h"
 #include "util/gst_ptr.h"
 
@@ -36,6 +38,11 @@ struct PipelineOptions {
   std::vector<std::pair<std::string, std::string>> sourceSetupProps;
   int decoder = 0;    // for a decodebin "fs-src": 0 any decoder, 1 hardware only, 2 software only
   bool loop = false;  // at end of stream, seek back to the start instead of ending
+  // A named pipe (FIFO) to read through the element named "fs-fd" (fdsrc): opened here without
+  // blocking, and polled by fdsrc, so that close() can interrupt a read that waits for a writer.
+  std::string fifoPath;
+  std::string backend = "cpu";  // a name from the backend table (lib/backends.ts resolved the choice)
+  int dmabufAllocator = 0;      // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
   // Playback range and clock (playback control).
   int64_t start = 0;   // ns; where playback (and each loop) starts
   int64_t end = -1;    // ns; where it stops, -1 for the end of the media
@@ -76,9 +83,10 @@ struct Item {
   enum class Kind { Frame, Format, Eos, Error, Warning, Live, Seek, Duration };
   Kind kind = Kind::Frame;
 
-  // Frame: the buffer keeps the slot busy until JS releases the frame.
+  // Frame: the buffer keeps the slot (or the backend's memory) busy until JS releases the frame.
   BufferPtr buffer;
-  int slot = -1;
+  int slot = -1;  // -1 for frames of a GPU backend, described by `handles`
+  std::shared_ptr<const FrameHandles> handles;
   size_t offset = 0;  // of the frame's first byte in its slot
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
@@ -106,6 +114,7 @@ struct Item {
   uint32_t seekId = 0;
   bool ok = false;
   bool seekable = false;
+  bool early = false;  // Error: the notice handed out ahead of queued frames (the item itself stays in order)
 };
 
 struct PipelineStats {
@@ -139,8 +148,12 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void start();
   // JS thread: tears down on a thread of its own, then calls done() on that thread.
   void stop(std::function<void()> done);
-  // Tears down on the calling thread (environment cleanup); waits for any teardown in progress.
-  void stopNow();
+  // Tears down (on a thread of its own) and waits up to `wait` for it; false if it did not finish
+  // (an element is stuck, e.g. in a system call) or the pipeline was abandoned.
+  bool stopNow(std::chrono::milliseconds wait);
+  // JS thread: gives up on a teardown that does not finish. Threads still stuck keep this object
+  // alive through their own references; nothing of theirs reaches JS any more.
+  void abandon();
 
   // JS thread: moves the next item into *out. A frame at the head is only taken when acceptFrame.
   bool next(bool acceptFrame, Item* out);
@@ -178,11 +191,13 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool makeFrame(GstSample* sample, Item* item, GstFlowReturn* flow);
   void pushFrame(Item&& item);
   void setPoolsFlushing(bool flushing);
-  void pushFront(Item&& item);
+  void pushUrgent(Item&& item);
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   GstFlowReturn takeSample(GstAppSink* sink);
+  bool takeIntoRing(GstBuffer* buf, Item* item);
+  bool takeIntoBackend(GstBuffer* buf, Item* item);
   void noteCaps(GstCaps* caps);
   void push(Item&& item);
   void wake();
@@ -194,11 +209,16 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   PipelineOptions opts_;
   std::shared_ptr<SlotRing> ring_;
+  const Backend* backend_ = nullptr;
+  BackendSetup setup_;
   ElementPtr pipeline_;
 
   // Streaming-thread state (appsink has one streaming thread at a time).
   CapsPtr lastCaps_;
   std::shared_ptr<const FormatInfo> format_;
+  GstVideoInfo videoInfo_;  // of format_
+  PoolPtr copyPool_;        // GPU backends: where frames that upstream put elsewhere are copied
+  CapsPtr copyPoolCaps_;
   uint32_t nextFormatId_ = 1;
   uint64_t sequence_ = 0;
 
@@ -213,6 +233,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
+  std::deque<Item> urgent_;  // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
 
   std::mutex wakeMu_;
@@ -220,6 +241,8 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::atomic<bool> wakePending_{false};
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> abandoned_{false};
+  int fifoFd_ = -1;  // owned; closed when the last thread lets go of this object
   std::atomic<bool> live_{false};
   std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
 

@@ -1,6 +1,8 @@
 // One video frame: a view on the slot GStreamer wrote it into. The slot is not reused until the
 // frame is released (explicitly, by the iterator moving on, or by garbage collection).
+import type { BackendName, DmabufDescriptor } from './backends';
 import { FrameSourceError } from './errors';
+import { sharedTextureInfo, type SharedTextureInfo } from './shared-texture';
 import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
 
 // Node defines Symbol.dispose as Symbol.for('nodejs.dispose') where the engine lacks it; other realms
@@ -10,6 +12,23 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
+type FrameArgs = [
+  release: ReleaseFn,
+  id: number,
+  data: Uint8Array | null,
+  videoFormat: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+  sequence: number,
+  copied: boolean,
+  kept: boolean,
+  backend?: BackendName,
+  dmabuf?: DmabufDescriptor | null,
+  download?: () => Promise<Uint8Array>,
+  discontinuity?: boolean,
+];
+
 export class Frame {
   /** What was negotiated for this frame. */
   readonly videoFormat: VideoFormat;
@@ -18,7 +37,7 @@ export class Frame {
   readonly height: number;
   /** Plane offsets and strides relative to `data` (from the buffer's GstVideoMeta when it has one). */
   readonly layout: readonly PlaneLayout[];
-  /** Presentation timestamp in µs, or null when the buffer had none. */
+  /** Presentation timestamp in µs, or null when the buffer had none. With `loop`, it goes on growing across restarts. */
   readonly timestamp: number | null;
   /** Duration in µs, or null. */
   readonly duration: number | null;
@@ -33,26 +52,24 @@ export class Frame {
   readonly discontinuity: boolean;
   /** @internal */
   readonly id: number;
+  /** Where this frame lives: 'cpu' (data), 'dmabuf' (dmabuf), ... */
+  readonly backend: BackendName;
 
-  #data: Uint8Array;
+  #data: Uint8Array | null;
+  #dmabuf: DmabufDescriptor | null;
+  #download: () => Promise<Uint8Array>;
   #release: ReleaseFn;
   #kept: boolean;
   #released = false;
 
-  /** @internal frames are made by FrameSource only. */
-  constructor(
-    release: ReleaseFn,
-    id: number,
-    data: Uint8Array,
-    videoFormat: VideoFormat,
-    layout: readonly PlaneLayout[],
-    timestamp: number | null,
-    duration: number | null,
-    sequence: number,
-    copied: boolean,
-    kept: boolean,
-    discontinuity = false,
-  ) {
+  /** @internal frames are made by FrameSource only (Frame.create). */
+  static create(...args: FrameArgs): Frame {
+    return new Frame(...args);
+  }
+
+  private constructor(...args: FrameArgs) {
+    const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
+    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data)] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;
@@ -65,8 +82,50 @@ export class Frame {
     this.duration = duration;
     this.sequence = sequence;
     this.copied = copied;
-    this.discontinuity = discontinuity;
+    this.discontinuity = args[13] ?? false;
     this.#kept = kept;
+    this.backend = backend;
+    this.#dmabuf = dmabuf;
+    this.#download = download;
+  }
+
+  #checkHeld(): void {
+    if (this.#released) {
+      throw new FrameSourceError('ERR_FRAME_RELEASED', `frame ${this.sequence} was released: its memory may hold another frame now`);
+    }
+  }
+
+  /**
+   * The dma-buf file descriptors of a frame of the dmabuf backend (null for other backends), valid
+   * until release. Throws after release().
+   */
+  get dmabuf(): DmabufDescriptor | null {
+    this.#checkHeld();
+    return this.#dmabuf;
+  }
+
+  /**
+   * The frame's bytes in CPU memory: `data` itself for a CPU frame; for a GPU backend's frame, one
+   * copy into a new SharedArrayBuffer (ArrayBuffer with sharedMemory: false), made off the JS
+   * thread and counted in stats.downloadedFrames. Laid out as `layout` says.
+   */
+  download(): Promise<Uint8Array> {
+    try {
+      this.#checkHeld();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#download();
+  }
+
+  /**
+   * The frame as Electron's `sharedTexture.importSharedTexture({ textureInfo })` takes it (Linux,
+   * dmabuf backend, NV12/RGBA/BGRA). Keep the frame until the import's `allReferencesReleased`
+   * fires, then release() it. Throws ERR_NOT_IMPORTABLE for other backends and memfd frames.
+   */
+  toSharedTextureInfo(): SharedTextureInfo {
+    this.#checkHeld();
+    return sharedTextureInfo(this.#dmabuf, this.videoFormat, this.timestamp);
   }
 
   /**
@@ -74,8 +133,13 @@ export class Frame {
    * SharedArrayBuffer does not exist) that GStreamer wrote into. Throws after release().
    */
   get data(): Uint8Array {
-    if (this.#released) {
-      throw new FrameSourceError('ERR_FRAME_RELEASED', `frame ${this.sequence} was released: its slot may hold another frame now`);
+    this.#checkHeld();
+    if (!this.#data) {
+      throw new FrameSourceError(
+        'ERR_NO_CPU_MEMORY',
+        `this frame is in ${this.backend} memory, not in CPU memory: read frame.${this.backend} for its handles, ` +
+          `or await frame.download() for its bytes`,
+      );
     }
     return this.#data;
   }

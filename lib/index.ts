@@ -3,10 +3,13 @@ export type { CameraDevice, FrameSourceEvents, FrameSourceState, FrameSourceStat
 export { OUTPUT_FORMATS, TEST_PATTERNS } from './sources';
 export type { Decoder, OutputFormat, ReconnectOptions, TestPattern, TestSourceOptions } from './sources';
 export { Frame } from './frame';
-export type { PixelFormat, PlaneLayout, VideoFormat, VideoFrameBufferInit } from './formats';
+export type { PixelFormat, PlaneLayout, VideoColorSpaceInit, VideoFormat, VideoFrameBufferInit, WebCodecsPixelFormat } from './formats';
 export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
-export type { Backend, FrameSourceOptions, NormalizedOptions } from './options';
+export type { FrameSourceOptions, NormalizedOptions } from './options';
+export { BACKEND_NAMES, DMABUF_ALLOCATORS, DMABUF_FORMATS } from './backends';
+export type { Backend, BackendInfo, BackendName, DmabufAllocator, DmabufDescriptor, DmabufPlane } from './backends';
+export type { SharedTextureColorSpace, SharedTextureInfo } from './shared-texture';
 export {
   FrameSourceError,
   MissingElementError,
@@ -15,6 +18,7 @@ export {
   PipelineError,
   PositionRangeError,
   debianPackageFor,
+  isFrameSourceError,
 } from './errors';
-export type { ErrorCode } from './errors';
+export type { AnyFrameSourceError, ErrorCode, PipelineErrorCode } from './errors';
 export { gstreamerVersion } from './versions';

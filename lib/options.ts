@@ -15,10 +15,20 @@ import {
   type SourceSpec,
   type TestSourceOptions,
 } from './sources';
+import {
+  allocatorCode,
+  chooseBackend,
+  DMABUF_FORMATS,
+  normalizeAllocator,
+  normalizeBackend,
+  type Backend,
+  type BackendInfo,
+  type BackendName,
+  type DmabufAllocator,
+} from './backends';
 import type { NativeOptions } from '../types/binding';
 
-/** Where frames are handed over. Only 'cpu' exists in this release; 'auto' picks the best available. */
-export type Backend = 'auto' | 'cpu' | 'dmabuf' | 'cuda' | 'iosurface';
+export type { Backend, BackendName, DmabufAllocator } from './backends';
 
 export interface FrameSourceOptions {
   /** Any URI decodebin handles: `file:///videos/a.mp4`, `https://...`, `rtsp://cam/stream`. */
@@ -76,8 +86,18 @@ export interface FrameSourceOptions {
   drop?: boolean | 'auto';
   /** Undelivered frames kept before the oldest is dropped, when dropping. Default 1; 1 to 64. */
   maxQueued?: number;
-  /** Frame hand-over backend. Default 'auto' (which is 'cpu' in this release). */
-  backend?: Backend;
+  /**
+   * Where frames are handed over: 'cpu' (default: SharedArrayBuffer slots), 'dmabuf' (Linux DMA-BUF
+   * fds), 'cuda', 'iosurface'; a list in order of preference (the first available is used); or
+   * 'auto' (the best this machine can deliver, 'cpu' last). See FrameSource.backends().
+   */
+  backend?: Backend | BackendName[];
+  /**
+   * How the dmabuf backend allocates frames made in system memory: 'auto' (dma-heap, else udmabuf),
+   * 'dma-heap', 'udmabuf', or 'memfd' (plain shared memory: mappable and passable to another
+   * process, not importable by a GPU). Default 'auto'.
+   */
+  dmabufAllocator?: DmabufAllocator;
   /**
    * Allocate frame memory as SharedArrayBuffer (shareable with workers). `'auto'` (default) uses it
    * where it exists and otherwise falls back to ArrayBuffer (still zero-copy, not shareable), as in
@@ -86,6 +106,12 @@ export interface FrameSourceOptions {
   sharedMemory?: boolean | 'auto';
   /** Emit a 'stats' event every this many milliseconds; 0 (default) never. */
   statsInterval?: number;
+  /**
+   * How long close() waits for the pipeline to stop, in ms. An element blocked in a system call
+   * (reading a pipe or device nobody writes to) cannot be stopped: after this long it is abandoned
+   * with an ERR_CLOSE_TIMEOUT 'warning' and close() resolves. Default 5000; 100 to 600000.
+   */
+  closeTimeout?: number;
 }
 
 export interface NormalizedOptions {
@@ -107,9 +133,14 @@ export interface NormalizedOptions {
   ringSize: number;
   drop: boolean | 'auto';
   maxQueued: number;
-  backend: 'cpu';
+  /** The backend chosen on this machine. */
+  backend: BackendName;
+  /** Backends preferred over it, and why each was not used. */
+  skippedBackends: Array<{ name: BackendName; reason: string }>;
+  dmabufAllocator: DmabufAllocator;
   sharedMemory: boolean;
   statsInterval: number;
+  closeTimeout: number;
 }
 
 /** The built-in source used when no source option is given: a 720p RGBA test pattern. */
@@ -119,20 +150,25 @@ export const DEFAULTS = {
   ringSize: 8,
   drop: 'auto' as const,
   maxQueued: 1,
-  backend: 'auto' as const,
+  // Not 'auto': frames of a GPU backend have no CPU bytes (frame.data), so code written for the
+  // CPU path must ask for GPU frames, never get them because the machine happens to have a GPU.
+  backend: 'cpu' as const,
   sharedMemory: 'auto' as const,
   statsInterval: 0,
+  closeTimeout: 5000,
 };
 
 export const LIMITS = {
   ringSize: { min: 2, max: 64 },
   maxQueued: { min: 1, max: 64 },
   statsInterval: { min: 0, max: 3_600_000 },
+  closeTimeout: { min: 100, max: 600_000 },
 };
 
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
-  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
+  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'dmabufAllocator', 'sharedMemory',
+  'statsInterval', 'closeTimeout',
 ]);
 const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
 const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
@@ -141,8 +177,9 @@ const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
 export interface Environment {
   uriSchemeSupported(scheme: string): boolean;
   hardwareDecoders(): string[];
+  /** What each backend can do here (the native probes). */
+  backends(allocator: DmabufAllocator): BackendInfo[];
 }
-const BACKENDS: readonly Backend[] = ['auto', 'cpu', 'dmabuf', 'cuda', 'iosurface'];
 
 function integer(name: string, value: unknown, fallback: number, range: { min: number; max: number }): number {
   if (value === undefined) return fallback;
@@ -180,7 +217,7 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
   else if (o.camera !== undefined) source = normalizeCamera(o.camera);
   else if (o.test !== undefined) source = normalizeTest(o.test);
   else source = { kind: 'pipeline', description: o.pipeline === undefined ? DEFAULT_PIPELINE : normalizeDescription(o.pipeline) };
-  const output = normalizeOutput(o);
+  let output = normalizeOutput(o);
 
   let decoder: Decoder = 'auto';
   if (o.decoder !== undefined) {
@@ -238,18 +275,15 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     };
   }
 
-  let backend: Backend = DEFAULTS.backend;
-  if (o.backend !== undefined) {
-    if (typeof o.backend !== 'string' || !BACKENDS.includes(o.backend as Backend)) {
-      throw new OptionTypeError('backend', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, o.backend);
+  const dmabufAllocator = normalizeAllocator(o.dmabufAllocator);
+  const preference = o.backend === undefined ? DEFAULTS.backend : normalizeBackend(o.backend);
+  const choice = preference === 'cpu' ? { backend: 'cpu' as const, skipped: [] } : chooseBackend(preference, env.backends(dmabufAllocator));
+  if (choice.backend === 'dmabuf') {
+    if (output.format !== null && !(DMABUF_FORMATS as readonly string[]).includes(output.format)) {
+      throw new OptionRangeError('format', `one of ${DMABUF_FORMATS.join(', ')} with the dmabuf backend`, output.format);
     }
-    backend = o.backend as Backend;
-  }
-  if (backend !== 'auto' && backend !== 'cpu') {
-    throw new FrameSourceError(
-      'ERR_BACKEND_UNAVAILABLE',
-      `backend '${backend}' is not available in this build of frame-source; use 'cpu' or 'auto'`,
-    );
+    // Decoders and cameras rarely output these: convert (into the dma-buf) unless told otherwise.
+    if (output.format === null && source.kind !== 'pipeline') output = { ...output, format: 'NV12' };
   }
 
   const sharedMemory = boolOrAuto('sharedMemory', o.sharedMemory, DEFAULTS.sharedMemory);
@@ -272,9 +306,12 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     ringSize: integer('ringSize', o.ringSize, DEFAULTS.ringSize, LIMITS.ringSize),
     drop: boolOrAuto('drop', o.drop, DEFAULTS.drop),
     maxQueued: integer('maxQueued', o.maxQueued, DEFAULTS.maxQueued, LIMITS.maxQueued),
-    backend: 'cpu',
+    backend: choice.backend,
+    skippedBackends: choice.skipped,
+    dmabufAllocator,
     sharedMemory: sharedMemory === 'auto' ? hasShared : sharedMemory,
     statsInterval: integer('statsInterval', o.statsInterval, DEFAULTS.statsInterval, LIMITS.statsInterval),
+    closeTimeout: integer('closeTimeout', o.closeTimeout, DEFAULTS.closeTimeout, LIMITS.closeTimeout),
   };
 }
 
@@ -309,5 +346,9 @@ export function toNativeOptions(o: NormalizedOptions): NativeOptions {
     maxSlots: o.ringSize * 2 + 2,
     drop: o.drop === 'auto' ? -1 : o.drop ? 1 : 0,
     maxQueued: o.maxQueued,
+    fifoPath: built.fifoPath,
+    sharedMemory: o.sharedMemory,
+    backend: o.backend,
+    dmabufAllocator: allocatorCode(o.dmabufAllocator),
   };
 }
