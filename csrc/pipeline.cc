@@ -489,11 +489,21 @@ GstFlowReturn SourcePipeline::takePreroll(GstAppSink* sink) {
   Item item;
   GstFlowReturn flow = GST_FLOW_OK;
   if (!makeFrame(sample.get(), &item, &flow)) return GST_FLOW_OK;
+  bool again;
   {
     std::lock_guard<std::mutex> lk(prerollMu_);
     prerollPushed_.reset(gst_buffer_ref(buf));
+    // This preroll ends the step in flight; one asked for meanwhile can go now. Not from here:
+    // the sink holds its preroll lock while calling us, and a STEP takes it.
+    stepInFlight_ = false;
+    again = stepsWaiting_ > 0;
+    if (again) {
+      stepsWaiting_--;
+      stepInFlight_ = true;
+    }
   }
   pushFrame(std::move(item));
+  if (again) control([](SourcePipeline& self) { self.sendStep(); });
   return GST_FLOW_OK;
 }
 
@@ -668,6 +678,8 @@ GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpoint
     {
       std::lock_guard<std::mutex> lk(self->prerollMu_);
       self->prerollPushed_.reset();
+      self->stepInFlight_ = false;
+      self->stepsWaiting_ = 0;
     }
     uint32_t id = self->seekInFlight_;
     if (id != 0 && gst_event_get_seqnum(event) == self->seekSeqnum_) {
@@ -990,6 +1002,11 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
 
 void SourcePipeline::setPaused(bool paused) {
   paused_ = paused;
+  if (!paused) {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    stepInFlight_ = false;
+    stepsWaiting_ = 0;
+  }
   control([paused](SourcePipeline& self) {
     if (!self.waitSettled()) return;
     // A live source stops capturing while paused (NO_PREROLL); what it would have sent is lost.
@@ -1004,15 +1021,23 @@ void SourcePipeline::step() {
     // prerolls on the next one, which takePreroll queues. When it has not (still going to PAUSED,
     // upstream perhaps waiting for a slot), the coming preroll is the next frame: nothing to send.
     // Waiting here for PAUSED instead could wait on the consumer, and hold up later control work.
-    bool prerolled;
     {
       std::lock_guard<std::mutex> lk(self.prerollMu_);
-      prerolled = self.prerollPushed_ != nullptr;
+      if (!self.prerollPushed_) return;
+      if (self.stepInFlight_) {
+        self.stepsWaiting_++;
+        return;
+      }
+      self.stepInFlight_ = true;
     }
-    if (prerolled) {
-      gst_element_send_event(self.pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
-    }
+    self.sendStep();
   });
+}
+
+// Control thread.
+void SourcePipeline::sendStep() {
+  if (!paused_ || stopping_) return;
+  gst_element_send_event(pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
 }
 
 // Control thread: the duration (and whether the stream can seek), queued when either changed.

@@ -262,6 +262,11 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   bool lastSeekable_ = false;
   std::mutex prerollMu_;
   BufferPtr prerollPushed_;  // a preroll frame already queued: when PLAYING renders it again, skip it
+  // A STEP sent and its preroll not yet come, and steps asked for meanwhile: a second flushing STEP
+  // would replace the first, and the sink would skip the frame the first was going to preroll on.
+  bool stepInFlight_ = false;
+  int stepsWaiting_ = 0;
+  void sendStep();
 
   // Threads of our own: counted so teardown can wait for them without joining from inside one.
   std::mutex threadsMu_;
