@@ -1,7 +1,9 @@
 // The backend seam and the DMA-BUF backend, on a machine with no GPU and no DMA-BUF device: probing
 // and reasons, the choice among backends, and the whole DMA-BUF path through the memfd allocator
 // (real fds that GStreamer writes into, read back with pread and compared with the CPU backend's
-// frames). What only hardware can prove (a GPU importing the fds) is in `npm run test:gpu`.
+// frames). What only hardware can prove (a GPU importing the fds) is in `npm run test:gpu`, which
+// also runs the DMA-BUF frame tests below against each real allocator present, by setting
+// FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ('dma-heap' or 'udmabuf'; 'memfd' when unset).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +12,11 @@ import { sharedTextureInfo } from '../lib/shared-texture';
 import { planeGeometry, sleep, tempDir, visibleBytes } from './helpers';
 
 const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
+const ALLOCATOR = (process.env.FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ?? 'memfd') as 'memfd' | 'dma-heap' | 'udmabuf';
+if (!['memfd', 'dma-heap', 'udmabuf'].includes(ALLOCATOR)) throw new Error(`FRAME_SOURCE_TEST_DMABUF_ALLOCATOR=${ALLOCATOR}: expected memfd, dma-heap or udmabuf`);
+/** The DMA-BUF frame tests' options: memfd here; a real allocator under `npm run test:gpu`. */
+const DMABUF = { backend: 'dmabuf', dmabufAllocator: ALLOCATOR } as const;
+const IMPORTABLE = ALLOCATOR !== 'memfd';
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
@@ -106,17 +113,17 @@ describe('choosing', () => {
   });
 });
 
-describe('DMA-BUF frames through the memfd allocator', () => {
+describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
   it.each(['NV12', 'RGBA', 'BGRA'])('%s: bytes read through the fds equal the CPU backend’s frames, byte for byte', async (format) => {
     const pipeline = `videotestsrc pattern=smpte num-buffers=6 ! video/x-raw,format=${format},width=318,height=178`;
     const reference = await cpuFrames(pipeline, 6);
-    const source = new FrameSource({ pipeline, ...MEMFD });
+    const source = new FrameSource({ pipeline, ...DMABUF });
     let n = 0;
     for await (const frame of source) {
       expect(frame.backend).toBe('dmabuf');
       expect(frame.copied).toBe(false);
       const d = frame.dmabuf!;
-      expect(d.importable).toBe(false);
+      expect(d.importable).toBe(IMPORTABLE);
       expect(d.modifier).toBe('0');
       expect(d.fourccName).toBe({ NV12: 'NV12', RGBA: 'AB24', BGRA: 'AR24' }[format]);
       expect(d.planes).toHaveLength(format === 'NV12' ? 2 : 1);
@@ -128,7 +135,11 @@ describe('DMA-BUF frames through the memfd allocator', () => {
       expect(bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
       expect(() => frame.data).toThrow(expect.objectContaining({ code: 'ERR_NO_CPU_MEMORY' }));
-      expect(() => frame.toSharedTextureInfo()).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+      if (IMPORTABLE) {
+        expect(frame.toSharedTextureInfo().handle.nativePixmap.planes.map((p) => p.fd)).toEqual(d.planes.map((p) => p.fd));
+      } else {
+        expect(() => frame.toSharedTextureInfo()).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+      }
       n++;
     }
     expect(n).toBe(6);
@@ -138,7 +149,7 @@ describe('DMA-BUF frames through the memfd allocator', () => {
   it('copies frames of an element that ignores the pool into dma-bufs, counted', async () => {
     const pipeline = 'videotestsrc num-buffers=5 ! video/x-raw,format=RGBA,width=160,height=90';
     const reference = await cpuFrames(pipeline, 5);
-    const source = new FrameSource({ pipeline: `${pipeline} ! identity drop-allocation=true`, ...MEMFD });
+    const source = new FrameSource({ pipeline: `${pipeline} ! identity drop-allocation=true`, ...DMABUF });
     let n = 0;
     for await (const frame of source) {
       expect(frame.copied).toBe(true);
@@ -149,7 +160,7 @@ describe('DMA-BUF frames through the memfd allocator', () => {
 
   it('keeps a held frame’s fds valid and unchanged after close; every fd is closed once frames are released', async () => {
     const before = openFds();
-    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', ...MEMFD, ringSize: 4 });
+    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', ...DMABUF, ringSize: 4 });
     const held = [(await source.read())!, (await source.read())!];
     const copies = held.map(bytesThroughFds);
     expect(openFds()).toBeGreaterThan(before);
@@ -168,7 +179,7 @@ describe('DMA-BUF frames through the memfd allocator', () => {
         execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', '!', `video/x-raw,width=${w},height=${h}`, '!', 'pngenc', '!', 'filesink', `location=${path.join(dir, `img${i}.png`)}`]),
       );
       const pipeline = `multifilesrc location=${path.join(dir, 'img%d.png')} stop-index=1 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=NV12`;
-      const source = new FrameSource({ pipeline, ...MEMFD });
+      const source = new FrameSource({ pipeline, ...DMABUF });
       const frames: Frame[] = [];
       for await (const f of source) frames.push(f.keep());
       expect(frames.map((f) => [f.width, f.height])).toEqual([[320, 240], [160, 96]]);
@@ -182,7 +193,7 @@ describe('DMA-BUF frames through the memfd allocator', () => {
   });
 
   it('a slow consumer cannot pile up buffers beyond the ring; a kept frame that is forgotten comes back by GC', async () => {
-    const source = new FrameSource({ pipeline: 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48', ...MEMFD, ringSize: 3 });
+    const source = new FrameSource({ pipeline: 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48', ...DMABUF, ringSize: 3 });
     const held = [(await source.read())!, (await source.read())!, (await source.read())!];
     await expect(source.read()).rejects.toMatchObject({ code: 'ERR_RING_EXHAUSTED' });
     held.forEach((f) => f.release());
@@ -190,7 +201,7 @@ describe('DMA-BUF frames through the memfd allocator', () => {
   });
 
   it('100,000 frames at a flat fd count and RSS', async () => {
-    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=32,height=24', ...MEMFD });
+    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=32,height=24', ...DMABUF });
     let n = 0;
     let fds = 0;
     let rss = 0;
