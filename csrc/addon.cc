@@ -145,6 +145,18 @@ Napi::Value probeBackends(const Napi::CallbackInfo& info) {
     o.Set("available", p.available);
     o.Set("reason", p.reason);
     o.Set("detail", p.detail);
+    if (!p.devices.empty()) {
+      Napi::Array devices = Napi::Array::New(env, p.devices.size());
+      for (size_t d = 0; d < p.devices.size(); d++) {
+        Napi::Object dev = Napi::Object::New(env);
+        dev.Set("index", p.devices[d].index);
+        dev.Set("name", p.devices[d].name);
+        dev.Set("computeCapability", p.devices[d].capability);
+        dev.Set("memory", static_cast<double>(p.devices[d].memory));
+        devices.Set(static_cast<uint32_t>(d), dev);
+      }
+      o.Set("devices", devices);
+    }
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;

@@ -3,7 +3,7 @@
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
-import { dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
+import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
 import { loadBinding } from './binding';
 import { FrameSourceError, MissingElementError, PipelineError } from './errors';
 import { Frame } from './frame';
@@ -556,7 +556,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     // A GPU backend's frame has no bytes in the ring: its descriptor stands in for them, and
     // the GC guard is registered on the descriptor instead.
     const data = slot ? new Uint8Array(slot.buffer, slot.offset + item.offset, item.size) : null;
-    const dmabuf = item.handles ? dmabufDescriptor(item.handles) : null;
+    const cuda = item.handles?.cuda ? cudaDescriptor(item.handles) : null;
+    const dmabuf = item.handles && !cuda ? dmabufDescriptor(item.handles) : null;
     const handle = session.handle;
     const download = async (): Promise<Uint8Array> => {
       const target = this.#allocate(item.size);
@@ -579,8 +580,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       this.options.backend,
       dmabuf,
       download,
+      cuda,
     );
-    this.#registry.register(data ?? dmabuf!, { session, id: item.id }, frame);
+    this.#registry.register(data ?? dmabuf ?? cuda!, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
     this.#held++;

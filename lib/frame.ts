@@ -1,6 +1,6 @@
 // One video frame: a view on the slot GStreamer wrote it into. The slot is not reused until the
 // frame is released (explicitly, by the iterator moving on, or by garbage collection).
-import type { BackendName, DmabufDescriptor } from './backends';
+import type { BackendName, CudaDescriptor, DmabufDescriptor } from './backends';
 import { FrameSourceError } from './errors';
 import { sharedTextureInfo, type SharedTextureInfo } from './shared-texture';
 import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
@@ -35,6 +35,7 @@ export class Frame {
 
   #data: Uint8Array | null;
   #dmabuf: DmabufDescriptor | null;
+  #cuda: CudaDescriptor | null;
   #download: () => Promise<Uint8Array>;
   #release: ReleaseFn;
   #kept: boolean;
@@ -55,6 +56,7 @@ export class Frame {
     backend: BackendName = 'cpu',
     dmabuf: DmabufDescriptor | null = null,
     download: () => Promise<Uint8Array> = () => Promise.resolve(this.data),
+    cuda: CudaDescriptor | null = null,
   ) {
     this.#release = release;
     this.id = id;
@@ -71,6 +73,7 @@ export class Frame {
     this.#kept = kept;
     this.backend = backend;
     this.#dmabuf = dmabuf;
+    this.#cuda = cuda;
     this.#download = download;
   }
 
@@ -87,6 +90,16 @@ export class Frame {
   get dmabuf(): DmabufDescriptor | null {
     this.#checkHeld();
     return this.#dmabuf;
+  }
+
+  /**
+   * The device memory of a frame of the cuda backend (null for other backends): the allocation's
+   * base pointer, each plane's offset and pitch, the device, and an IPC handle another process can
+   * open. Valid until release: GStreamer's pool does not reuse the memory before. Throws after release().
+   */
+  get cuda(): CudaDescriptor | null {
+    this.#checkHeld();
+    return this.#cuda;
   }
 
   /**
