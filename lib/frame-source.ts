@@ -571,7 +571,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       item.id,
       data,
       format,
-      item.layout ? layoutFromPairs(item.layout) : format.layout,
+      // A cuda frame's planes are where its device memory has them (pitched), also in download().
+      cuda ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })) : item.layout ? layoutFromPairs(item.layout) : format.layout,
       item.pts >= 0 ? item.pts : null,
       item.duration >= 0 ? item.duration : null,
       item.sequence,

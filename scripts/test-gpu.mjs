@@ -178,6 +178,42 @@ for (const format of ['RGBA', 'BGRA']) {
   });
 }
 
+// CUDA frames (issue 11): test/gpu/cuda.test.ts against the GPU, and the IPC example.
+const cudaDevice = Number(process.env.FRAME_SOURCE_TEST_CUDA_DEVICE ?? 0);
+const cudaEnv = { FRAME_SOURCE_TEST_CUDA: '1', FRAME_SOURCE_TEST_CUDA_DEVICE: String(cudaDevice) };
+async function cudaProbe() {
+  const cuda = (await backendsFor()).find((b) => b.name === 'cuda');
+  if (!cuda.available) skip(cuda.reason);
+  if (cudaDevice >= (cuda.devices?.length ?? 0)) skip(`FRAME_SOURCE_TEST_CUDA_DEVICE=${cudaDevice}, but there are ${cuda.devices?.length ?? 0} CUDA devices`);
+  return cuda;
+}
+function have(cmd, argv = ['--version']) {
+  return !spawnSync(cmd, argv, { stdio: 'ignore' }).error;
+}
+
+await check('cuda: cudaupload frames (NV12/RGBA/I420) downloaded = cpu frames, pointer/pitch fit the caps, memory held until release', async () => {
+  await cudaProbe();
+  await jest(['test/gpu/cuda.test.ts'], 'cudaupload|holds the memory', cudaEnv);
+});
+await check("cuda: nvh264dec frames downloaded = avdec_h264's, 'auto' picks cuda for a uri", async () => {
+  await cudaProbe();
+  if (!process.env.FRAME_SOURCE_TEST_H264 && !have('ffmpeg')) skip('no ffmpeg to make the H.264 clip: set FRAME_SOURCE_TEST_H264 to an H.264 MP4');
+  await jest(['test/gpu/cuda.test.ts'], 'nvh264dec', cudaEnv);
+});
+await check('cuda: 10,000 frames at flat GPU memory (cuMemGetInfo) and RSS', async () => {
+  await cudaProbe();
+  if (!have('python3')) skip('no python3 (cuMemGetInfo is read by test/gpu/cuda_meminfo.py with ctypes)');
+  await jest(['test/gpu/cuda.test.ts'], '10,000 frames', { ...cudaEnv, FRAME_SOURCE_TEST_CUDA_SOAK: '1' });
+});
+await check('cuda: IPC handle opened by a second process (examples/cuda-ipc), bytes = download()', async () => {
+  await cudaProbe();
+  if (!have('python3')) skip('no python3 for the example child (examples/cuda-ipc/child.py)');
+  for (const format of ['NV12', 'RGBA']) {
+    const status = await run(process.execPath, ['examples/cuda-ipc/main.mjs', '--frames', '10', '--device', String(cudaDevice), '--format', format]);
+    if (status !== 0) throw new Error(`examples/cuda-ipc/main.mjs --format ${format} exited with ${status}`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 
 rmSync(work, { recursive: true, force: true });

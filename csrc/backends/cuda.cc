@@ -247,6 +247,9 @@ bool describe(GstBuffer* buf, const GstVideoInfo& info, FrameHandles* out) {
   if (api.pointerGetAttribute(&device, kPointerAttrDeviceOrdinal, pointer) != kCudaSuccess) device = -1;
   if (base > pointer) base = pointer;
   uint64_t delta = pointer - base;
+  // GstCudaAllocator makes one allocation per memory, so delta is 0; JS lays download()'s bytes out
+  // with frame.cuda's plane offsets, which are from the base.
+  if (delta != 0) GST_WARNING("CUDA memory starts %" G_GUINT64_FORMAT " bytes into its allocation", delta);
 
   // Planes: GstVideoMeta when the buffer has one; else the memory's own video info (1.22+); else the caps.
   const GstVideoInfo* layout = &info;
