@@ -43,16 +43,16 @@ struct HandlePlane {
   int fd = -1;          // owned by the frame's memory: valid while the frame is held
   uint64_t offset = 0;  // of the plane in that fd
   uint32_t stride = 0;
-  uint64_t size = 0;    // bytes of the plane (stride × rows)
+  uint64_t size = 0;  // bytes of the plane (stride × rows)
 };
 
 // A frame in CUDA device memory: one allocation holding every plane (planes' fd is -1, their
 // offsets are from `pointer`).
 struct CudaHandle {
   bool present = false;
-  int device = -1;            // CUDA device ordinal
-  uint64_t pointer = 0;       // CUdeviceptr of the allocation's base
-  std::string ipcHandle;      // 64 bytes from cuIpcGetMemHandle; empty when the driver refused
+  int device = -1;        // CUDA device ordinal
+  uint64_t pointer = 0;   // CUdeviceptr of the allocation's base
+  std::string ipcHandle;  // 64 bytes from cuIpcGetMemHandle; empty when the driver refused
 };
 
 struct FrameHandles {

@@ -64,7 +64,8 @@ struct CudaApi {
 
   std::string errorName(CUresult r) const {
     const char* name = nullptr;
-    if (getErrorName && getErrorName(r, &name) == kCudaSuccess && name) return std::string(name) + " (" + std::to_string(r) + ")";
+    if (getErrorName && getErrorName(r, &name) == kCudaSuccess && name)
+      return std::string(name) + " (" + std::to_string(r) + ")";
     return "error " + std::to_string(r);
   }
 };
@@ -87,20 +88,24 @@ CudaApi loadCuda() {
   }
   // The _v2 names are the ones cuda.h maps the plain names to since CUDA 3.2/4.0.
   const char* missing = nullptr;
-  if (!bind(lib, "cuInit", &api.init)) missing = "cuInit";
-  else if (!bind(lib, "cuDeviceGetCount", &api.deviceGetCount)) missing = "cuDeviceGetCount";
-  else if (!bind(lib, "cuDeviceGet", &api.deviceGet)) missing = "cuDeviceGet";
-  else if (!bind(lib, "cuDeviceGetName", &api.deviceGetName)) missing = "cuDeviceGetName";
-  else if (!bind(lib, "cuDeviceGetAttribute", &api.deviceGetAttribute)) missing = "cuDeviceGetAttribute";
-  else if (!bind(lib, "cuPointerGetAttribute", &api.pointerGetAttribute)) missing = "cuPointerGetAttribute";
-  else if (!bind(lib, "cuCtxPushCurrent_v2", &api.ctxPushCurrent)) missing = "cuCtxPushCurrent_v2";
-  else if (!bind(lib, "cuCtxPopCurrent_v2", &api.ctxPopCurrent)) missing = "cuCtxPopCurrent_v2";
-  else if (!bind(lib, "cuIpcGetMemHandle", &api.ipcGetMemHandle)) missing = "cuIpcGetMemHandle";
+  auto require = [&](const char* symbol, auto* fn) {
+    if (!missing && !bind(lib, symbol, fn)) missing = symbol;
+  };
+  require("cuInit", &api.init);
+  require("cuDeviceGetCount", &api.deviceGetCount);
+  require("cuDeviceGet", &api.deviceGet);
+  require("cuDeviceGetName", &api.deviceGetName);
+  require("cuDeviceGetAttribute", &api.deviceGetAttribute);
+  require("cuPointerGetAttribute", &api.pointerGetAttribute);
+  require("cuCtxPushCurrent_v2", &api.ctxPushCurrent);
+  require("cuCtxPopCurrent_v2", &api.ctxPopCurrent);
+  require("cuIpcGetMemHandle", &api.ipcGetMemHandle);
   bind(lib, "cuGetErrorName", &api.getErrorName);
   bind(lib, "cuDriverGetVersion", &api.driverGetVersion);
   bind(lib, "cuDeviceTotalMem_v2", &api.deviceTotalMem);
   if (missing) {
-    api.error = std::string("libcuda.so.1 has no ") + missing + ": the NVIDIA driver is too old or the library is not NVIDIA's";
+    api.error =
+        std::string("libcuda.so.1 has no ") + missing + ": the NVIDIA driver is too old or the library is not NVIDIA's";
     return api;
   }
   if (api.driverGetVersion) api.driverGetVersion(&api.driverVersion);
@@ -113,7 +118,8 @@ CudaApi loadCuda() {
   CUresult r = api.deviceGetCount(&api.deviceCount);
   if (r != kCudaSuccess || api.deviceCount <= 0) {
     api.deviceCount = 0;
-    api.error = "libcuda.so.1 initialised but found no CUDA device" + (r != kCudaSuccess ? ": " + api.errorName(r) : std::string()) +
+    api.error = "libcuda.so.1 initialised but found no CUDA device" +
+                (r != kCudaSuccess ? ": " + api.errorName(r) : std::string()) +
                 " (check nvidia-smi and CUDA_VISIBLE_DEVICES)";
   }
   return api;
@@ -133,7 +139,8 @@ bool haveFactory(const char* name) {
 }
 
 std::string nvcodecProblem() {
-  static const char* const decoders[] = {"nvh264dec", "nvh265dec", "nvvp9dec", "nvav1dec", "nvh264sldec", "nvh265sldec"};
+  static const char* const decoders[] = {"nvh264dec", "nvh265dec",   "nvvp9dec",
+                                         "nvav1dec",  "nvh264sldec", "nvh265sldec"};
   bool decoder = false;
   for (const char* d : decoders) decoder = decoder || haveFactory(d);
   bool upload = haveFactory("cudaupload");
@@ -163,7 +170,8 @@ BackendProbe probe(const BackendSetup&) {
   }
   std::string detail;
   if (api.driverVersion > 0) {
-    detail = "CUDA driver " + std::to_string(api.driverVersion / 1000) + "." + std::to_string(api.driverVersion % 1000 / 10) + "; ";
+    detail = "CUDA driver " + std::to_string(api.driverVersion / 1000) + "." +
+             std::to_string(api.driverVersion % 1000 / 10) + "; ";
   }
   for (int i = 0; i < api.deviceCount; i++) {
     BackendDevice d;
@@ -208,8 +216,10 @@ const std::string* ipcHandleOf(GstMemory* mem, CUcontext ctx, CUdeviceptr base) 
     CUresult r = api.ipcGetMemHandle(&h, base);
     CUcontext popped = nullptr;
     api.ctxPopCurrent(&popped);
-    if (r == kCudaSuccess) handle->assign(h.reserved, sizeof h.reserved);
-    else GST_WARNING("cuIpcGetMemHandle failed: %s", api.errorName(r).c_str());
+    if (r == kCudaSuccess)
+      handle->assign(h.reserved, sizeof h.reserved);
+    else
+      GST_WARNING("cuIpcGetMemHandle failed: %s", api.errorName(r).c_str());
   }
   gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), ipcQuark(), handle,
                             [](gpointer p) { delete static_cast<std::string*>(p); });
@@ -268,7 +278,9 @@ bool describe(GstBuffer* buf, const GstVideoInfo& info, FrameHandles* out) {
     plane.offset = delta + (meta ? meta->offset[p] : GST_VIDEO_INFO_PLANE_OFFSET(layout, p));
     plane.stride = static_cast<uint32_t>(meta ? meta->stride[p] : GST_VIDEO_INFO_PLANE_STRIDE(layout, p));
     guint comp = 0;
-    while (comp + 1 < GST_VIDEO_FORMAT_INFO_N_COMPONENTS(info.finfo) && GST_VIDEO_FORMAT_INFO_PLANE(info.finfo, comp) != p) comp++;
+    while (comp + 1 < GST_VIDEO_FORMAT_INFO_N_COMPONENTS(info.finfo) &&
+           GST_VIDEO_FORMAT_INFO_PLANE(info.finfo, comp) != p)
+      comp++;
     guint rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info.finfo, comp, GST_VIDEO_INFO_HEIGHT(&info));
     plane.size = static_cast<uint64_t>(plane.stride) * rows;
     out->planes.push_back(plane);
