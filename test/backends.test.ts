@@ -5,7 +5,7 @@
 // also runs the DMA-BUF frame tests below against each real allocator present, by setting
 // FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ('dma-heap' or 'udmabuf'; 'memfd' when unset).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readSync, rmSync } from 'node:fs';
+import { readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
 import { sharedTextureInfo } from '../lib/shared-texture';
@@ -20,6 +20,20 @@ const IMPORTABLE = ALLOCATOR !== 'memfd';
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
+}
+
+/** Open fds that are frame memory (memfds we named, or dma-bufs): other fds of GStreamer's
+ * threads and of pipelines closing in the background do not count. */
+function frameFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/memfd:frame-source|dmabuf/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 /** A dmabuf frame's visible bytes, read through its fds with pread, row by row. */
@@ -159,17 +173,17 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
   });
 
   it('keeps a held frame’s fds valid and unchanged after close; every fd is closed once frames are released', async () => {
-    const before = openFds();
+    const before = frameFds();
     const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', ...DMABUF, ringSize: 4 });
     const held = [(await source.read())!, (await source.read())!];
     const copies = held.map(bytesThroughFds);
-    expect(openFds()).toBeGreaterThan(before);
+    expect(frameFds()).toBeGreaterThan(before);
     await source.close();
     held.forEach((f, i) => expect(bytesThroughFds(f).equals(copies[i]!)).toBe(true));
     held.forEach((f) => f.release());
     expect(() => held[0]!.dmabuf).toThrow(expect.objectContaining({ code: 'ERR_FRAME_RELEASED' }));
-    for (let i = 0; i < 100 && openFds() > before; i++) await sleep(10);
-    expect(openFds()).toBe(before);
+    for (let i = 0; i < 100 && frameFds() > before; i++) await sleep(10);
+    expect(frameFds()).toBe(before);
   });
 
   it('follows a renegotiation (two sizes), with frames of the first size still held', async () => {
