@@ -284,7 +284,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
   switch (item.kind) {
     case Item::Kind::Frame: {
       uint32_t id = nextFrameId_++;
-      held_.emplace(id, Held{std::move(item.buffer), item.slot});
+      held_.emplace(id, Held{std::move(item.buffer), item.slot, std::move(item.inFlight)});
       o.Set("type", static_cast<double>(kFrame));
       o.Set("id", id);
       o.Set("slot", item.slot);

@@ -512,6 +512,7 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
 bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
   auto handles = std::make_shared<FrameHandles>();
   if (backend_->describe(buf, videoInfo_, handles.get())) {
+    if (!admitInFlight(item)) return false;
     item->buffer.reset(gst_buffer_ref(buf));
     item->size = gst_buffer_get_size(buf);
     item->handles = std::move(handles);
@@ -566,6 +567,26 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
   item->copied = true;
   copied_++;
   bytesCopied_ += item->size;
+  return true;
+}
+
+// Streaming thread: backpressure for frames in memory we did not offer (our pools' max bounds the
+// rest). Waits while ringSize + 1 such frames are queued or held, as our pools' max would, unless
+// the source is live (then the queue drops). False when the pipeline is stopping.
+bool SourcePipeline::admitInFlight(Item* item) {
+  std::shared_ptr<InFlight> f = inFlight_;
+  {
+    std::unique_lock<std::mutex> lk(f->mu);
+    if (!dropping()) f->cv.wait(lk, [&] { return f->cancelled || f->count < opts_.ringSize + 1; });
+    if (f->cancelled) return false;
+    f->count++;
+  }
+  // Dropped with the frame: when the queue drops it, or JS releases it (on whichever thread).
+  item->inFlight = std::shared_ptr<void>(f.get(), [f](void*) {
+    std::lock_guard<std::mutex> lk(f->mu);
+    f->count--;
+    f->cv.notify_all();
+  });
   return true;
 }
 
@@ -751,6 +772,11 @@ void SourcePipeline::flushPools() {
 void SourcePipeline::cancelWaits() {
   stopping_ = true;
   ring_->cancel();
+  {
+    std::lock_guard<std::mutex> lk(inFlight_->mu);
+    inFlight_->cancelled = true;
+    inFlight_->cv.notify_all();
+  }
   flushPools();
 }
 

@@ -5,11 +5,13 @@
 // also runs the DMA-BUF frame tests below against each real allocator present, by setting
 // FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ('dma-heap' or 'udmabuf'; 'memfd' when unset).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
 import { sharedTextureInfo } from '../lib/shared-texture';
-import { planeGeometry, sleep, tempDir, visibleBytes } from './helpers';
+import { planeGeometry, ROOT, sleep, tempDir, visibleBytes } from './helpers';
+import { runNode } from './run-node';
 
 const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
 const ALLOCATOR = (process.env.FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ?? 'memfd') as 'memfd' | 'dma-heap' | 'udmabuf';
@@ -230,6 +232,41 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     expect(openFds()).toBeLessThanOrEqual(fds);
     expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
   }, 120000);
+});
+
+// Path 1: upstream hands out memory:DMABuf of its own (hardware decoders do). fsdmabuftestsrc, a
+// test element built here, does that with one new memfd per frame and no pool maximum; it runs in a
+// child found through GST_PLUGIN_PATH (with a copy of the registry, so the user's is untouched).
+describe('DMA-BUF frames in upstream’s own memory (test element, child process)', () => {
+  it('hands out upstream’s fds as they are, and makes upstream wait (ringSize + 1 in flight) while nobody reads', async () => {
+    const dir = tempDir('frame-source-dmabuf-upstream-');
+    try {
+      execFileSync('sh', [
+        '-c',
+        `cc -shared -fPIC -O1 -o "${dir}/libgstfsdmabuftest.so" "${path.join(ROOT, 'test/fixtures/dmabuf-test-src.c')}" $(pkg-config --cflags --libs gstreamer-base-1.0 gstreamer-allocators-1.0)`,
+      ]);
+      const cache = process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache');
+      const own = path.join(cache, 'gstreamer-1.0', `registry.${process.arch === 'x64' ? 'x86_64' : process.arch}.bin`);
+      if (existsSync(own)) copyFileSync(own, path.join(dir, 'registry.bin'));
+      const run = await runNode([path.join(ROOT, 'test/fixtures/dmabuf-upstream-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+        ...process.env,
+        GST_PLUGIN_PATH: dir,
+        GST_REGISTRY: path.join(dir, 'registry.bin'),
+      });
+      const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+      expect(r.crash).toBeUndefined();
+      expect(run.status).toBe(0);
+      expect(r.probe.probe).toMatchObject({ available: true, detail: expect.stringMatching(/DMA-BUF producing elements only/) });
+      expect(r.first).toEqual({ report: 'first', copied: false, importable: true, byte: 0, stride: 256 });
+      // One frame held, ringSize (4) + 1 in flight: 4 queued, and upstream waits. Without the bound,
+      // upstream filled the queue with its own memory: 399 frames, 400 fds.
+      expect(r.idle.queued).toBeLessThanOrEqual(4);
+      expect(r.idle.fds).toBeLessThanOrEqual(6);
+      expect(r.end).toMatchObject({ frames: 400, wrong: 0, fds: 0, stats: { zeroCopyFrames: 400, copiedFrames: 0, droppedFrames: 0 } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("Electron's sharedTexture shape", () => {
