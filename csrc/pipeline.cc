@@ -106,7 +106,10 @@ bool SourcePipeline::build(BuildError* err) {
   // The description may end in a caps filter ("... ! video/x-raw,format=RGBA"), which only parses
   // with an element after it: our sink is appended to the text. Its caps make a non-video output
   // fail here, at link time, instead of later at negotiation.
-  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=video/x-raw";
+  // A GPU backend's caps (with a caps feature) are quoted: they hold parentheses and semicolons.
+  const std::string sinkCaps =
+      backend_ == &kCpuBackendRef() ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
+  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=" + sinkCaps;
   ParseContextPtr ctx(gst_parse_context_new());
   GError* gerr = nullptr;
   GstElement* parsed = gst_parse_launch_full(full.c_str(), ctx.get(), GST_PARSE_FLAG_FATAL_ERRORS, &gerr);
@@ -208,12 +211,6 @@ bool SourcePipeline::build(BuildError* err) {
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
   g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
                FALSE, nullptr);
-  // The backend says what memory the sink takes (a GPU backend asks for its caps feature first).
-  // Set after parsing: the text's plain video/x-raw made a non-video output fail at link time.
-  if (backend_ != &kCpuBackendRef()) {
-    CapsPtr caps(gst_caps_from_string(backend_->sinkCaps));
-    gst_app_sink_set_caps(GST_APP_SINK(sink), caps.get());
-  }
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};

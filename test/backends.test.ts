@@ -7,7 +7,8 @@ import { readdirSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
 import { sharedTextureInfo } from '../lib/shared-texture';
-import { planeGeometry, sleep, tempDir, visibleBytes } from './helpers';
+import { planeGeometry, ROOT, sleep, tempDir, visibleBytes } from './helpers';
+import { runNode } from './run-node';
 
 const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
 
@@ -205,6 +206,28 @@ describe('DMA-BUF frames through the memfd allocator', () => {
     expect(openFds()).toBeLessThanOrEqual(fds);
     expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
   }, 120000);
+});
+
+describe('DMA-BUF frames that upstream makes (the first path)', () => {
+  it('hands over the fds of memory:DMABuf buffers as they are: no copy, importable, bytes equal to the CPU path', async () => {
+    // fsdmabufwrap (test-only, registered by FRAME_SOURCE_TEST_ELEMENTS=1) outputs memory:DMABuf
+    // buffers as a hardware decoder would; here they are memfd-backed, which only the test knows.
+    const run = await runNode([path.join(__dirname, 'fixtures', 'dmabuf-path1-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+      ...process.env,
+      FRAME_SOURCE_TEST_ELEMENTS: '1',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const r = run.reports[0];
+    // With an element that outputs DMA-BUF, the backend is available even without an allocator device.
+    expect(r.dmabuf).toMatchObject({ available: true });
+    expect(r.dmabuf.detail).toMatch(/DMA-BUF producing elements only/);
+    expect(r.caps).toMatch(/^video\/x-raw\(memory:DMABuf\), format=\(string\)NV12/);
+    expect(r.frames).toHaveLength(5);
+    for (const f of r.frames) expect(f).toEqual({ same: true, importable: true, copied: false, pixelFormat: 'nv12', planes: 2 });
+    expect(r.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0 });
+    expect(r.fdsBack).toBe(true);
+  });
 });
 
 describe("Electron's sharedTexture shape", () => {
