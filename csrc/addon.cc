@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "backends/backend.h"
+#ifdef __linux__
+#include "backends/dmabuf_test_element.h"
+#endif
 #include "frame_source.h"
 #include "slot_ring.h"
 #include "util/leaks.h"
@@ -177,6 +180,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       return;
     }
     gst_pb_utils_init();
+#ifdef __linux__
+    fs::registerTestElements();
+#endif
   });
   if (!gstInitError.empty()) {
     Napi::Error e = Napi::Error::New(env, "GStreamer failed to initialise: " + gstInitError);

@@ -24,8 +24,9 @@ constexpr const char* kSinkName = "frame-source-sink";
 
 const Backend& kCpuBackendRef() { return kCpuBackend; }
 
-// Items that JS gets as soon as it wakes, ahead of queued frames. An error is also announced early
-// (a copy in notices_), while the item itself stays behind the frames decoded before it.
+// Items that JS gets as soon as it wakes, ahead of queued frames (in urgent_, in arrival order). An
+// error is also announced there (a copy), while the item itself stays behind the frames decoded
+// before it.
 bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
@@ -105,7 +106,10 @@ bool SourcePipeline::build(BuildError* err) {
   // The description may end in a caps filter ("... ! video/x-raw,format=RGBA"), which only parses
   // with an element after it: our sink is appended to the text. Its caps make a non-video output
   // fail here, at link time, instead of later at negotiation.
-  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=video/x-raw";
+  // A GPU backend's caps (with a caps feature) are quoted: they hold parentheses and semicolons.
+  const std::string sinkCaps =
+      backend_ == &kCpuBackendRef() ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
+  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=" + sinkCaps;
   ParseContextPtr ctx(gst_parse_context_new());
   GError* gerr = nullptr;
   GstElement* parsed = gst_parse_launch_full(full.c_str(), ctx.get(), GST_PARSE_FLAG_FATAL_ERRORS, &gerr);
@@ -207,12 +211,6 @@ bool SourcePipeline::build(BuildError* err) {
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
   g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos",
                FALSE, nullptr);
-  // The backend says what memory the sink takes (a GPU backend asks for its caps feature first).
-  // Set after parsing: the text's plain video/x-raw made a non-video output fail at link time.
-  if (backend_ != &kCpuBackendRef()) {
-    CapsPtr caps(gst_caps_from_string(backend_->sinkCaps));
-    gst_app_sink_set_caps(GST_APP_SINK(sink), caps.get());
-  }
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
@@ -672,7 +670,6 @@ void SourcePipeline::push(Item&& item) {
       needWake = jsWaiting_;
     } else {
       needWake = true;  // events must reach listeners even when nobody reads frames
-      if (isUrgent(item.kind)) urgent_++;
       if (item.kind == Item::Kind::Error) {
         Item notice;
         notice.kind = Item::Kind::Error;
@@ -683,10 +680,13 @@ void SourcePipeline::push(Item&& item) {
         notice.domain = item.domain;
         notice.missing = item.missing;
         notice.code = item.code;
-        notices_.push_back(std::move(notice));
+        urgent_.push_back(std::move(notice));
       }
     }
-    queue_.push_back(std::move(item));
+    if (isUrgent(item.kind))
+      urgent_.push_back(std::move(item));
+    else
+      queue_.push_back(std::move(item));
   }
   drops.clear();  // unref outside our lock: it returns buffers to their pool
   if (needWake) wake();
@@ -699,24 +699,20 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
-  if (!notices_.empty()) {
-    *out = std::move(notices_.front());
-    notices_.pop_front();
+  // Warnings, liveness and errors' notices do not wait behind frames nobody reads yet; 'format',
+  // 'eos' and the error itself stay in order with the frames they belong to.
+  if (!urgent_.empty()) {
+    *out = std::move(urgent_.front());
+    urgent_.pop_front();
     return true;
   }
   if (queue_.empty()) return false;
-  // Warnings and liveness do not wait behind frames nobody reads yet; 'format', 'eos' and the error
-  // itself stay in order with the frames they belong to.
-  auto it = queue_.begin();
-  if (urgent_ > 0) {
-    it = std::find_if(queue_.begin(), queue_.end(), [](const Item& i) { return isUrgent(i.kind); });
-    urgent_--;
-  } else if (it->kind == Item::Kind::Frame) {
+  if (queue_.front().kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
     queuedFrames_--;
   }
-  *out = std::move(*it);
-  queue_.erase(it);
+  *out = std::move(queue_.front());
+  queue_.pop_front();
   return true;
 }
 
@@ -839,8 +835,7 @@ void SourcePipeline::teardown() {
     std::lock_guard<std::mutex> lk(queueMu_);
     leftovers.swap(queue_);
     queuedFrames_ = 0;
-    urgent_ = 0;
-    notices_.clear();
+    urgent_.clear();
   }
   leftovers.clear();
   {

@@ -205,8 +205,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
-  size_t urgent_ = 0;       // warnings and liveness in the queue: handed out ahead of frames
-  std::deque<Item> notices_;  // early copies of errors, handed out before anything else
+  std::deque<Item> urgent_;  // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
 
   std::mutex wakeMu_;

@@ -1,6 +1,12 @@
 // Pixel formats and plane layouts: GStreamer's names mapped to WebCodecs' where one exists.
 import { FrameSourceError } from './errors';
+import { colorSpaceFromColorimetry, type VideoColorSpaceInit } from '../web/colorimetry';
 import type { NativeFormatItem } from '../types/binding';
+
+export type { VideoColorSpaceInit } from '../web/colorimetry';
+
+/** The pixel formats WebCodecs' VideoFrame takes (TypeScript's DOM `VideoPixelFormat`). */
+export type WebCodecsPixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' | 'I422' | 'I444' | 'NV12';
 
 /** WebCodecs VideoPixelFormat names, or GStreamer's name for formats WebCodecs lacks (GRAY8, YUY2, ...). */
 export type PixelFormat =
@@ -49,9 +55,12 @@ export interface VideoFormat {
   skippedBackends: ReadonlyArray<{ name: string; reason: string }>;
 }
 
-/** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
+/**
+ * The init dictionary for WebCodecs' `new VideoFrame(data, init)`; assignable to the DOM library's
+ * VideoFrameBufferInit. Plain data: it survives JSON and structured clone.
+ */
 export interface VideoFrameBufferInit {
-  format: PixelFormat;
+  format: WebCodecsPixelFormat;
   codedWidth: number;
   codedHeight: number;
   /** µs */
@@ -61,9 +70,11 @@ export interface VideoFrameBufferInit {
   layout: PlaneLayout[];
   displayWidth?: number;
   displayHeight?: number;
+  /** From the caps' colorimetry: without it, browsers draw YUV as BT.709 whatever it is. */
+  colorSpace?: VideoColorSpaceInit;
 }
 
-const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
+const GST_TO_WEBCODECS: Record<string, WebCodecsPixelFormat> = {
   RGBA: 'RGBA',
   BGRA: 'BGRA',
   RGBx: 'RGBX',
@@ -76,7 +87,7 @@ const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
 };
 const WEBCODECS_FORMATS = new Set<string>(Object.values(GST_TO_WEBCODECS));
 
-export function isWebCodecsFormat(format: string): boolean {
+export function isWebCodecsFormat(format: string): format is WebCodecsPixelFormat {
   return WEBCODECS_FORMATS.has(format);
 }
 
@@ -131,6 +142,8 @@ export function videoFrameInit(
     layout: layout.map((p) => ({ offset: p.offset, stride: p.stride })),
   };
   if (duration !== null) init.duration = duration;
+  const colorSpace = colorSpaceFromColorimetry(format.colorimetry);
+  if (Object.keys(colorSpace).length > 0) init.colorSpace = colorSpace;
   if (format.pixelAspectRatio !== 1) {
     init.displayWidth = Math.round(format.width * format.pixelAspectRatio);
     init.displayHeight = format.height;

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
 import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
 import { loadBinding } from './binding';
-import { FrameSourceError, MissingElementError, PipelineError } from './errors';
+import { FrameSourceError, MissingElementError, PipelineError, isFrameSourceError, type AnyFrameSourceError } from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
@@ -42,7 +42,7 @@ export interface FrameSourceEvents {
   /** The pipeline reached its end; the iterator ends after the frames before it. */
   eos: [];
   /** A pipeline error. Only emitted when listened to; the iterator rejects with it either way. */
-  error: [error: Error];
+  error: [error: AnyFrameSourceError];
   /** A GStreamer warning (a PipelineError), or frame-source's own (ERR_CLOSE_TIMEOUT, ERR_SLOT_DETACHED). */
   warning: [warning: FrameSourceError];
   /** Every `statsInterval` ms. */
@@ -183,7 +183,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #format: VideoFormat | null = null;
   #readers: Reader[] = [];
   #ended = false;
-  #error: Error | null = null;
+  #error: AnyFrameSourceError | null = null;
   #closing: Promise<void> | null = null;
   #registry: FinalizationRegistry<{ session: Session; id: number }>;
   #delivered = 0;
@@ -201,6 +201,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
   #connectionLost: PipelineError | null = null;
+  // With `loop`, timestamps go on across restarts: what is added to the stream's own timestamps.
+  #loopOffset = 0;
+  #lastEnd: number | null = null;
   // The current pipeline's error, announced ahead of the frames queued before it.
   #earlyError: PipelineError | null = null;
 
@@ -566,14 +569,14 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       this.#bytesDownloaded += n;
       return target;
     };
-    const frame = new Frame(
+    const frame = Frame.create(
       session.release,
       item.id,
       data,
       format,
       // A cuda frame's planes are where its device memory has them (pitched), also in download().
       cuda ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })) : item.layout ? layoutFromPairs(item.layout) : format.layout,
-      item.pts >= 0 ? item.pts : null,
+      this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
       item.duration >= 0 ? item.duration : null,
       item.sequence,
       item.copied,
@@ -588,6 +591,19 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     this.#delivered++;
     this.#held++;
     reader.resolve(frame);
+  }
+
+  // With `loop`, a restart shows as a timestamp going back: shift it to go on where the last
+  // frame ended, so timestamps only ever grow (as WebCodecs and encoders expect).
+  #continuedTimestamp(pts: number | null, duration: number | null): number | null {
+    if (pts === null || !this.options.loop) return pts;
+    let ts = pts + this.#loopOffset;
+    if (this.#lastEnd !== null && ts < this.#lastEnd) {
+      this.#loopOffset = this.#lastEnd - pts;
+      ts = this.#lastEnd;
+    }
+    this.#lastEnd = ts + (duration ?? 0);
+    return ts;
   }
 
   // A network source that lost its connection: replace the pipeline after a delay, and let the
@@ -624,8 +640,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return true;
   }
 
-  #fail(err: Error, emit = true): void {
+  #fail(cause: Error, emit = true): void {
     if (this.#error || this.#state !== 'open') return;
+    const err = isFrameSourceError(cause) ? cause : new FrameSourceError('ERR_INTERNAL', `frame-source internal error: ${cause.message}`, { cause });
     this.#error = err;
     for (const r of this.#readers.splice(0)) r.reject(err);
     // An 'error' event without a listener would throw from here and take the process down.

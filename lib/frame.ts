@@ -12,6 +12,23 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
+type FrameArgs = [
+  release: ReleaseFn,
+  id: number,
+  data: Uint8Array | null,
+  videoFormat: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+  sequence: number,
+  copied: boolean,
+  kept: boolean,
+  backend?: BackendName,
+  dmabuf?: DmabufDescriptor | null,
+  download?: () => Promise<Uint8Array>,
+  cuda?: CudaDescriptor | null,
+];
+
 export class Frame {
   /** What was negotiated for this frame. */
   readonly videoFormat: VideoFormat;
@@ -20,7 +37,7 @@ export class Frame {
   readonly height: number;
   /** Plane offsets and strides relative to `data` (from the buffer's GstVideoMeta when it has one). */
   readonly layout: readonly PlaneLayout[];
-  /** Presentation timestamp in µs, or null when the buffer had none. */
+  /** Presentation timestamp in µs, or null when the buffer had none. With `loop`, it goes on growing across restarts. */
   readonly timestamp: number | null;
   /** Duration in µs, or null. */
   readonly duration: number | null;
@@ -41,23 +58,14 @@ export class Frame {
   #kept: boolean;
   #released = false;
 
-  /** @internal frames are made by FrameSource only. */
-  constructor(
-    release: ReleaseFn,
-    id: number,
-    data: Uint8Array | null,
-    videoFormat: VideoFormat,
-    layout: readonly PlaneLayout[],
-    timestamp: number | null,
-    duration: number | null,
-    sequence: number,
-    copied: boolean,
-    kept: boolean,
-    backend: BackendName = 'cpu',
-    dmabuf: DmabufDescriptor | null = null,
-    download: () => Promise<Uint8Array> = () => Promise.resolve(this.data),
-    cuda: CudaDescriptor | null = null,
-  ) {
+  /** @internal frames are made by FrameSource only (Frame.create). */
+  static create(...args: FrameArgs): Frame {
+    return new Frame(...args);
+  }
+
+  private constructor(...args: FrameArgs) {
+    const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
+    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data), cuda = null] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;

@@ -3,7 +3,7 @@ export type { CameraDevice, FrameSourceEvents, FrameSourceState, FrameSourceStat
 export { OUTPUT_FORMATS, TEST_PATTERNS } from './sources';
 export type { Decoder, OutputFormat, ReconnectOptions, TestPattern, TestSourceOptions } from './sources';
 export { Frame } from './frame';
-export type { PixelFormat, PlaneLayout, VideoFormat, VideoFrameBufferInit } from './formats';
+export type { PixelFormat, PlaneLayout, VideoColorSpaceInit, VideoFormat, VideoFrameBufferInit, WebCodecsPixelFormat } from './formats';
 export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
 export type { FrameSourceOptions, NormalizedOptions } from './options';
@@ -17,6 +17,7 @@ export {
   OptionTypeError,
   PipelineError,
   debianPackageFor,
+  isFrameSourceError,
 } from './errors';
-export type { ErrorCode } from './errors';
+export type { AnyFrameSourceError, ErrorCode, PipelineErrorCode } from './errors';
 export { gstreamerVersion } from './versions';

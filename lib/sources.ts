@@ -248,9 +248,11 @@ export function buildSource(source: SourceSpec, output: OutputSpec, latency: num
       break;
     }
     case 'test':
+      // Without a format videotestsrc would pick its first, 16-bit ABGR64: default to RGBA, as the
+      // default source does.
       head =
         `videotestsrc name=fs-src pattern=${source.pattern} is-live=${source.live}` +
-        ` ! video/x-raw,width=${source.width},height=${source.height},framerate=${fraction(source.framerate)}`;
+        ` ! video/x-raw,${output.format === null ? 'format=RGBA,' : ''}width=${source.width},height=${source.height},framerate=${fraction(source.framerate)}`;
       break;
   }
   // Conversion, scaling and rate elements only when the output asks for them.

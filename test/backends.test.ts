@@ -234,10 +234,11 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
   }, 120000);
 });
 
-// Path 1: upstream hands out memory:DMABuf of its own (hardware decoders do). fsdmabuftestsrc, a
-// test element built here, does that with one new memfd per frame and no pool maximum; it runs in a
-// child found through GST_PLUGIN_PATH (with a copy of the registry, so the user's is untouched).
-describe('DMA-BUF frames in upstream’s own memory (test element, child process)', () => {
+// Backpressure on memory upstream allocated itself (a hardware decoder's DMA-BUF or CUDA pool may
+// have no maximum). fsdmabuftestsrc, a test plugin built here, allocates one new memfd-backed dma-buf
+// per frame; it runs in a child found through GST_PLUGIN_PATH (with a copy of the registry, so the
+// user's is untouched).
+describe('DMA-BUF frames in upstream’s own, unbounded memory (test plugin, child process)', () => {
   it('hands out upstream’s fds as they are, and makes upstream wait (ringSize + 1 in flight) while nobody reads', async () => {
     const dir = tempDir('frame-source-dmabuf-upstream-');
     try {
@@ -266,6 +267,28 @@ describe('DMA-BUF frames in upstream’s own memory (test element, child process
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('DMA-BUF frames that upstream makes (the first path)', () => {
+  it('hands over the fds of memory:DMABuf buffers as they are: no copy, importable, bytes equal to the CPU path', async () => {
+    // fsdmabufwrap (test-only, registered by FRAME_SOURCE_TEST_ELEMENTS=1) outputs memory:DMABuf
+    // buffers as a hardware decoder would; here they are memfd-backed, which only the test knows.
+    const run = await runNode([path.join(__dirname, 'fixtures', 'dmabuf-path1-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+      ...process.env,
+      FRAME_SOURCE_TEST_ELEMENTS: '1',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const r = run.reports[0];
+    // With an element that outputs DMA-BUF, the backend is available even without an allocator device.
+    expect(r.dmabuf).toMatchObject({ available: true });
+    expect(r.dmabuf.detail).toMatch(/DMA-BUF producing elements only/);
+    expect(r.caps).toMatch(/^video\/x-raw\(memory:DMABuf\), format=\(string\)NV12/);
+    expect(r.frames).toHaveLength(5);
+    for (const f of r.frames) expect(f).toEqual({ same: true, importable: true, copied: false, pixelFormat: 'nv12', planes: 2 });
+    expect(r.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0 });
+    expect(r.fdsBack).toBe(true);
   });
 });
 

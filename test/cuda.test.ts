@@ -194,7 +194,7 @@ describe('the JS side of CUDA frames', () => {
     const released: number[] = [];
     const bytes = new Uint8Array(320 * 240 * 1.5);
     let downloads = 0;
-    const frame = new Frame(
+    const frame = Frame.create(
       (f) => released.push(f.id),
       9,
       null,

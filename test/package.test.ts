@@ -2,7 +2,7 @@
 // into a fresh project, used through import and require. The install step tells the truth: it
 // uses a prebuild only if it loads here, else builds from source, else names what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
 
@@ -118,4 +118,15 @@ it('does not offer the glibc prebuilds to a musl system (Alpine): it goes to the
   expect(r.stderr).toContain('No native build was found');
   expect(r.stderr).toContain('libc=musl');
   expect(r.stderr).toContain('libgstreamer1.0-dev');
+});
+
+it('ships the examples and the browser module (frame-source/web) in the package', () => {
+  const [pack] = JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT));
+  const files = (pack.files as Array<{ path: string }>).map((f) => f.path);
+  expect(files).toEqual(expect.arrayContaining(['examples/basic.mjs', 'examples/electron/main.ts', 'dist/web.mjs', 'dist/web.d.mts', 'dist/web.cjs', 'dist/web.d.ts']));
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  expect(pkg.exports['./web']).toEqual({
+    import: { types: './dist/web.d.mts', default: './dist/web.mjs' },
+    require: { types: './dist/web.d.ts', default: './dist/web.cjs' },
+  });
 });
