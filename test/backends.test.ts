@@ -223,7 +223,7 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     let rss = 0;
     for await (const frame of source) {
       if (frame.dmabuf!.planes[0]!.fd < 0) throw new Error('no fd');
-      if (++n === 2000) {
+      if (++n === 20000) {
         fds = openFds();
         rss = process.memoryUsage().rss;
       }
