@@ -37,7 +37,7 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["csrc/backends/dmabuf.cc"],
+          "sources": ["csrc/backends/dmabuf.cc", "csrc/backends/dmabuf_test_element.cc"],
           "libraries": ["-ldl"],
           # Stay loaded once loaded: a worker that loaded the addon may exit while threads it started
           # (teardown, a stuck element) still run its code, and GLib keeps the GType it registered.

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "backends/backend.h"
+#ifdef __linux__
+#include "backends/dmabuf_test_element.h"
+#endif
 #include "frame_source.h"
 #include "slot_ring.h"
 #include "util/leaks.h"
@@ -145,6 +148,18 @@ Napi::Value probeBackends(const Napi::CallbackInfo& info) {
     o.Set("available", p.available);
     o.Set("reason", p.reason);
     o.Set("detail", p.detail);
+    if (!p.devices.empty()) {
+      Napi::Array devices = Napi::Array::New(env, p.devices.size());
+      for (size_t d = 0; d < p.devices.size(); d++) {
+        Napi::Object dev = Napi::Object::New(env);
+        dev.Set("index", p.devices[d].index);
+        dev.Set("name", p.devices[d].name);
+        dev.Set("computeCapability", p.devices[d].capability);
+        dev.Set("memory", static_cast<double>(p.devices[d].memory));
+        devices.Set(static_cast<uint32_t>(d), dev);
+      }
+      o.Set("devices", devices);
+    }
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
@@ -165,6 +180,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       return;
     }
     gst_pb_utils_init();
+#ifdef __linux__
+    fs::registerTestElements();
+#endif
   });
   if (!gstInitError.empty()) {
     Napi::Error e = Napi::Error::New(env, "GStreamer failed to initialise: " + gstInitError);

@@ -64,7 +64,7 @@ Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layou
   return a;
 }
 
-// { fourcc, importable, planes: [fd, offset, stride, size, ...] } for a frame of a GPU backend.
+// { fourcc, importable, planes: [fd, offset, stride, size, ...], cuda? } for a frame of a GPU backend.
 Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("fourcc", static_cast<double>(h.fourcc));
@@ -77,6 +77,13 @@ Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
     planes.Set(static_cast<uint32_t>(i * 4 + 3), static_cast<double>(h.planes[i].size));
   }
   o.Set("planes", planes);
+  if (h.cuda.present) {
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("device", h.cuda.device);
+    cuda.Set("pointer", Napi::BigInt::New(env, static_cast<uint64_t>(h.cuda.pointer)));
+    if (!h.cuda.ipcHandle.empty()) cuda.Set("ipcHandle", Napi::Buffer<char>::Copy(env, h.cuda.ipcHandle.data(), h.cuda.ipcHandle.size()));
+    o.Set("cuda", cuda);
+  }
   return o;
 }
 
@@ -292,7 +299,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
   switch (item.kind) {
     case Item::Kind::Frame: {
       uint32_t id = nextFrameId_++;
-      held_.emplace(id, Held{std::move(item.buffer), item.slot});
+      held_.emplace(id, Held{std::move(item.buffer), item.slot, std::move(item.inFlight)});
       o.Set("type", static_cast<double>(kFrame));
       o.Set("id", id);
       o.Set("slot", item.slot);

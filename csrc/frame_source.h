@@ -55,6 +55,7 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   struct Held {
     BufferPtr buffer;
     int slot;
+    std::shared_ptr<void> inFlight;  // GPU frames in upstream's memory: backpressure until released
   };
   std::unordered_map<uint32_t, Held> held_;
   uint32_t nextFrameId_ = 1;

@@ -106,7 +106,10 @@ bool SourcePipeline::build(BuildError* err) {
   // The description may end in a caps filter ("... ! video/x-raw,format=RGBA"), which only parses
   // with an element after it: our sink is appended to the text. Its caps make a non-video output
   // fail here, at link time, instead of later at negotiation.
-  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=video/x-raw";
+  // A GPU backend's caps (with a caps feature) are quoted: they hold parentheses and semicolons.
+  const std::string sinkCaps =
+      backend_ == &kCpuBackendRef() ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
+  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=" + sinkCaps;
   ParseContextPtr ctx(gst_parse_context_new());
   GError* gerr = nullptr;
   GstElement* parsed = gst_parse_launch_full(full.c_str(), ctx.get(), GST_PARSE_FLAG_FATAL_ERRORS, &gerr);
@@ -209,12 +212,6 @@ bool SourcePipeline::build(BuildError* err) {
   // sync (the `sync` option) makes it wait for each frame's time on the clock instead.
   g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE,
                "max-buffers", 1u, "qos", FALSE, nullptr);
-  // The backend says what memory the sink takes (a GPU backend asks for its caps feature first).
-  // Set after parsing: the text's plain video/x-raw made a non-video output fail at link time.
-  if (backend_ != &kCpuBackendRef()) {
-    CapsPtr caps(gst_caps_from_string(backend_->sinkCaps));
-    gst_app_sink_set_caps(GST_APP_SINK(sink), caps.get());
-  }
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
@@ -590,6 +587,7 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
 bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
   auto handles = std::make_shared<FrameHandles>();
   if (backend_->describe(buf, videoInfo_, handles.get())) {
+    if (!admitInFlight(item)) return false;
     item->buffer.reset(gst_buffer_ref(buf));
     item->size = gst_buffer_get_size(buf);
     item->handles = std::move(handles);
@@ -674,6 +672,10 @@ GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpoint
     self->flushing_ = true;
     self->setPoolsFlushing(true);
     self->ring_->wakeWaiters();
+    if (std::shared_ptr<InFlight> f = self->inFlight_) {
+      std::lock_guard<std::mutex> lk(f->mu);
+      f->cv.notify_all();
+    }
   } else if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
     {
       std::lock_guard<std::mutex> lk(self->prerollMu_);
@@ -720,6 +722,27 @@ void SourcePipeline::setPoolsFlushing(bool flushing) {
   for (auto& p : pools) {
     if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), flushing ? TRUE : FALSE);
   }
+}
+
+// Streaming thread: backpressure for frames in memory we did not offer (our pools' max bounds the
+// rest). Waits while ringSize + 1 such frames are queued or held, as our pools' max would, unless
+// the source is live (then the queue drops). False when the pipeline is stopping.
+bool SourcePipeline::admitInFlight(Item* item) {
+  std::shared_ptr<InFlight> f = inFlight_;
+  {
+    std::unique_lock<std::mutex> lk(f->mu);
+    // A flush (seek) ends the wait too, as it does for our pools.
+    if (!dropping()) f->cv.wait(lk, [&] { return f->cancelled || flushing_ || f->count < opts_.ringSize + 1; });
+    if (f->cancelled || flushing_) return false;
+    f->count++;
+  }
+  // Dropped with the frame: when the queue drops it, or JS releases it (on whichever thread).
+  item->inFlight = std::shared_ptr<void>(f.get(), [f](void*) {
+    std::lock_guard<std::mutex> lk(f->mu);
+    f->count--;
+    f->cv.notify_all();
+  });
+  return true;
 }
 
 // Called from the thread that posts a message (streaming threads, or the state-change thread).
@@ -1089,6 +1112,11 @@ void SourcePipeline::flushPools() {
 void SourcePipeline::cancelWaits() {
   stopping_ = true;
   ring_->cancel();
+  {
+    std::lock_guard<std::mutex> lk(inFlight_->mu);
+    inFlight_->cancelled = true;
+    inFlight_->cv.notify_all();
+  }
   flushPools();
 }
 

@@ -79,6 +79,16 @@ struct FormatInfo {
   std::string decoder;                // the video decoder's factory name, if any
 };
 
+// Frames of a GPU backend in upstream's own memory (a decoder's CUDA pool, memory:DMABuf) that are
+// queued or held by JS. Nothing else bounds them: such a pool may have no maximum. Shared with each
+// frame's token, so that a frame released after its pipeline is gone still counts down safely.
+struct InFlight {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint32_t count = 0;
+  bool cancelled = false;
+};
+
 struct Item {
   enum class Kind { Frame, Format, Eos, Error, Warning, Live, Seek, Duration };
   Kind kind = Kind::Frame;
@@ -87,6 +97,7 @@ struct Item {
   BufferPtr buffer;
   int slot = -1;  // -1 for frames of a GPU backend, described by `handles`
   std::shared_ptr<const FrameHandles> handles;
+  std::shared_ptr<void> inFlight;  // GPU frames: counts InFlight down when the frame is gone
   size_t offset = 0;  // of the frame's first byte in its slot
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
@@ -198,6 +209,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   GstFlowReturn takeSample(GstAppSink* sink);
   bool takeIntoRing(GstBuffer* buf, Item* item);
   bool takeIntoBackend(GstBuffer* buf, Item* item);
+  bool admitInFlight(Item* item);
   void noteCaps(GstCaps* caps);
   void push(Item&& item);
   void wake();
@@ -218,6 +230,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::shared_ptr<const FormatInfo> format_;
   GstVideoInfo videoInfo_;  // of format_
   PoolPtr copyPool_;        // GPU backends: where frames that upstream put elsewhere are copied
+  std::shared_ptr<InFlight> inFlight_ = std::make_shared<InFlight>();
   CapsPtr copyPoolCaps_;
   uint32_t nextFormatId_ = 1;
   uint64_t sequence_ = 0;

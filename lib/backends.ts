@@ -16,6 +16,19 @@ export type DmabufAllocator = (typeof DMABUF_ALLOCATORS)[number];
 /** Pixel formats the dmabuf backend delivers (what Electron's sharedTexture imports). */
 export const DMABUF_FORMATS = ['NV12', 'RGBA', 'BGRA'] as const;
 
+/** A GPU the cuda backend found (also when the backend is unavailable for another reason). */
+export interface CudaDevice {
+  index: number;
+  name: string;
+  /** Compute capability, e.g. '8.6'. */
+  computeCapability: string;
+  /** Bytes of device memory (0 when unknown). */
+  memory: number;
+}
+
+/** Output formats the cuda backend takes (cudaupload's, within frame-source's formats). */
+export const CUDA_FORMATS = ['NV12', 'I420', 'RGBA', 'BGRA'] as const;
+
 /** What FrameSource.backends() says of one backend. */
 export interface BackendInfo {
   name: BackendName;
@@ -24,6 +37,8 @@ export interface BackendInfo {
   reason?: string;
   /** What was found: allocator, devices. */
   detail?: string;
+  /** cuda: the devices libcuda.so.1 lists. */
+  devices?: CudaDevice[];
 }
 
 /** One plane of a DMA-BUF frame: import `fd` at `offset` with `stride`; `size` is the plane's bytes (stride × rows). */
@@ -45,6 +60,29 @@ export interface DmabufDescriptor {
   /** False for the 'memfd' allocator: plain shared memory, mappable but not importable by a GPU. */
   importable: boolean;
   planes: readonly DmabufPlane[];
+}
+
+/** One plane of a CUDA frame: at `pointer + offset`, rows `stride` bytes apart (the pitch). */
+export interface CudaPlane {
+  offset: number;
+  stride: number;
+}
+
+/**
+ * A frame of the cuda backend: device memory that stays valid (and is not reused by GStreamer's pool)
+ * until the frame is released.
+ */
+export interface CudaDescriptor {
+  /** CUDA device ordinal the memory lives on. */
+  device: number;
+  /** CUdeviceptr of the allocation's base (one allocation holds every plane). */
+  pointer: bigint;
+  planes: readonly CudaPlane[];
+  /**
+   * cuIpcGetMemHandle of the allocation (64 bytes): another process opens it with cuIpcOpenMemHandle
+   * while the frame is held. null when the driver refused to make one.
+   */
+  ipcHandle: Buffer | null;
 }
 
 export interface BackendChoice {
@@ -71,6 +109,7 @@ export function probeBackends(binding: Pick<NativeBinding, 'probeBackends'>, all
     const info: BackendInfo = { name, available: p.available };
     if (p.reason) info.reason = p.reason;
     if (p.detail) info.detail = p.detail;
+    if (p.devices) info.devices = p.devices.map((d) => ({ ...d }));
     return info;
   });
 }
@@ -100,13 +139,32 @@ export function normalizeAllocator(value: unknown): DmabufAllocator {
   throw new OptionRangeError('dmabufAllocator', DMABUF_ALLOCATORS.map((a) => `'${a}'`).join(', '), value);
 }
 
+/** What the choice knows of the source. */
+export interface ChoiceContext {
+  /** The source is decoded by decodebin and may get NVIDIA's decoders (a uri; decoder not 'software'). */
+  nvidiaDecodable: boolean;
+}
+
 /** The first available backend of the preference; throws ERR_BACKEND_UNAVAILABLE with every reason. */
-export function chooseBackend(preference: Backend | BackendName[], probes: readonly BackendInfo[]): BackendChoice {
+export function chooseBackend(
+  preference: Backend | BackendName[],
+  probes: readonly BackendInfo[],
+  context: ChoiceContext = { nvidiaDecodable: true },
+): BackendChoice {
   // 'auto': GPU memory where this machine has a way to produce it, CPU slots otherwise.
   const order: BackendName[] = preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : typeof preference === 'string' ? [preference] : preference;
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     const p = probes.find((b) => b.name === name)!;
+    // 'auto' takes cuda only where frames come out of NVIDIA's decoders: for frames made in system
+    // memory, cudaupload would copy each one to the GPU, which nobody asked for.
+    if (p.available && preference === 'auto' && name === 'cuda' && !context.nvidiaDecodable) {
+      skipped.push({
+        name,
+        reason: "'auto' uses cuda only for a uri that NVIDIA's decoders decode (decoder 'auto' or 'hardware'); ask for backend: 'cuda' to upload this source's frames",
+      });
+      continue;
+    }
     if (p.available) return { backend: name, skipped };
     skipped.push({ name, reason: p.reason ?? 'not available' });
   }
@@ -137,4 +195,18 @@ export function dmabufDescriptor(handles: { fourcc: number; importable: boolean;
     importable: handles.importable,
     planes: Object.freeze(planes),
   });
+}
+
+/** @internal the descriptor of a cuda frame from the native frame item's handles. */
+export function cudaDescriptor(handles: {
+  planes: number[];
+  cuda?: { device: number; pointer: bigint; ipcHandle?: Buffer };
+}): CudaDescriptor {
+  const c = handles.cuda;
+  if (!c) throw new Error('frame-source internal error: a cuda frame without its device memory');
+  const planes: CudaPlane[] = [];
+  for (let i = 0; i + 3 < handles.planes.length; i += 4) {
+    planes.push(Object.freeze({ offset: handles.planes[i + 1]!, stride: handles.planes[i + 2]! }));
+  }
+  return Object.freeze({ device: c.device, pointer: c.pointer, planes: Object.freeze(planes), ipcHandle: c.ipcHandle ?? null });
 }

@@ -3,7 +3,7 @@
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
-import { dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
+import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
 import { loadBinding } from './binding';
 import {
   FrameSourceError,
@@ -795,7 +795,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     // A GPU backend's frame has no bytes in the ring: its descriptor stands in for them, and
     // the GC guard is registered on the descriptor instead.
     const data = slot ? new Uint8Array(slot.buffer, slot.offset + item.offset, item.size) : null;
-    const dmabuf = item.handles ? dmabufDescriptor(item.handles) : null;
+    const cuda = item.handles?.cuda ? cudaDescriptor(item.handles) : null;
+    const dmabuf = item.handles && !cuda ? dmabufDescriptor(item.handles) : null;
     const handle = session.handle;
     const download = async (): Promise<Uint8Array> => {
       const target = this.#allocate(item.size);
@@ -809,7 +810,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       item.id,
       data,
       format,
-      item.layout ? layoutFromPairs(item.layout) : format.layout,
+      // A cuda frame's planes are where its device memory has them (pitched), also in download().
+      cuda ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })) : item.layout ? layoutFromPairs(item.layout) : format.layout,
       this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
       item.duration >= 0 ? item.duration : null,
       item.sequence,
@@ -818,13 +820,14 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       this.options.backend,
       dmabuf,
       download,
+      cuda,
       item.discont === true,
     );
     if (item.position >= 0) {
       this.#position = item.position;
       this.#nextPosition = item.position + (frame.duration ?? 0);
     }
-    this.#registry.register(data ?? dmabuf!, { session, id: item.id }, frame);
+    this.#registry.register(data ?? dmabuf ?? cuda!, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
     this.#held++;

@@ -1,6 +1,6 @@
 // One video frame: a view on the slot GStreamer wrote it into. The slot is not reused until the
 // frame is released (explicitly, by the iterator moving on, or by garbage collection).
-import type { BackendName, DmabufDescriptor } from './backends';
+import type { BackendName, CudaDescriptor, DmabufDescriptor } from './backends';
 import { FrameSourceError } from './errors';
 import { sharedTextureInfo, type SharedTextureInfo } from './shared-texture';
 import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
@@ -26,6 +26,7 @@ type FrameArgs = [
   backend?: BackendName,
   dmabuf?: DmabufDescriptor | null,
   download?: () => Promise<Uint8Array>,
+  cuda?: CudaDescriptor | null,
   discontinuity?: boolean,
 ];
 
@@ -57,6 +58,7 @@ export class Frame {
 
   #data: Uint8Array | null;
   #dmabuf: DmabufDescriptor | null;
+  #cuda: CudaDescriptor | null;
   #download: () => Promise<Uint8Array>;
   #release: ReleaseFn;
   #kept: boolean;
@@ -69,7 +71,7 @@ export class Frame {
 
   private constructor(...args: FrameArgs) {
     const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
-    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data)] = args;
+    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data), cuda = null] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;
@@ -82,10 +84,11 @@ export class Frame {
     this.duration = duration;
     this.sequence = sequence;
     this.copied = copied;
-    this.discontinuity = args[13] ?? false;
+    this.discontinuity = args[14] ?? false;
     this.#kept = kept;
     this.backend = backend;
     this.#dmabuf = dmabuf;
+    this.#cuda = cuda;
     this.#download = download;
   }
 
@@ -102,6 +105,16 @@ export class Frame {
   get dmabuf(): DmabufDescriptor | null {
     this.#checkHeld();
     return this.#dmabuf;
+  }
+
+  /**
+   * The device memory of a frame of the cuda backend (null for other backends): the allocation's
+   * base pointer, each plane's offset and pitch, the device, and an IPC handle another process can
+   * open. Valid until release: GStreamer's pool does not reuse the memory before. Throws after release().
+   */
+  get cuda(): CudaDescriptor | null {
+    this.#checkHeld();
+    return this.#cuda;
   }
 
   /**

@@ -18,6 +18,7 @@ import {
 import {
   allocatorCode,
   chooseBackend,
+  CUDA_FORMATS,
   DMABUF_FORMATS,
   normalizeAllocator,
   normalizeBackend,
@@ -99,6 +100,12 @@ export interface FrameSourceOptions {
    */
   dmabufAllocator?: DmabufAllocator;
   /**
+   * The cuda backend's GPU (a device index, see FrameSource.backends()): where cudaupload puts
+   * frames made in system memory. Decoders run on the GPU their element belongs to (nvh264dec: the
+   * first; nvh264device1dec: the second, named in a `pipeline`). Default 0.
+   */
+  cudaDevice?: number;
+  /**
    * Allocate frame memory as SharedArrayBuffer (shareable with workers). `'auto'` (default) uses it
    * where it exists and otherwise falls back to ArrayBuffer (still zero-copy, not shareable), as in
    * an Electron renderer that is not cross-origin isolated. `false` forces ArrayBuffer.
@@ -138,6 +145,8 @@ export interface NormalizedOptions {
   /** Backends preferred over it, and why each was not used. */
   skippedBackends: Array<{ name: BackendName; reason: string }>;
   dmabufAllocator: DmabufAllocator;
+  /** The cuda backend's device index. */
+  cudaDevice: number;
   sharedMemory: boolean;
   statsInterval: number;
   closeTimeout: number;
@@ -167,8 +176,8 @@ export const LIMITS = {
 
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
-  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'dmabufAllocator', 'sharedMemory',
-  'statsInterval', 'closeTimeout',
+  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'dmabufAllocator', 'cudaDevice',
+  'sharedMemory', 'statsInterval', 'closeTimeout',
 ]);
 const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
 const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
@@ -277,7 +286,25 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
 
   const dmabufAllocator = normalizeAllocator(o.dmabufAllocator);
   const preference = o.backend === undefined ? DEFAULTS.backend : normalizeBackend(o.backend);
-  const choice = preference === 'cpu' ? { backend: 'cpu' as const, skipped: [] } : chooseBackend(preference, env.backends(dmabufAllocator));
+  const cudaDevice = integer('cudaDevice', o.cudaDevice, 0, { min: 0, max: 1023 });
+  const probes = preference === 'cpu' ? [] : env.backends(dmabufAllocator);
+  const choice =
+    preference === 'cpu'
+      ? { backend: 'cpu' as const, skipped: [] }
+      : chooseBackend(preference, probes, { nvidiaDecodable: source.kind === 'uri' && decoder !== 'software' });
+  if (choice.backend === 'cuda') {
+    const devices = probes.find((b) => b.name === 'cuda')?.devices ?? [];
+    if (cudaDevice >= devices.length) {
+      throw new OptionRangeError('cudaDevice', `a device index below ${devices.length} (the CUDA devices here)`, cudaDevice);
+    }
+    if (output.format !== null && !(CUDA_FORMATS as readonly string[]).includes(output.format)) {
+      throw new OptionRangeError('format', `one of ${CUDA_FORMATS.join(', ')} with the cuda backend`, output.format);
+    }
+    // Frames made in system memory are uploaded; frames of NVIDIA's decoders pass through it.
+    output = { ...output, upload: `cudaupload cuda-device-id=${cudaDevice}` };
+  } else if (o.cudaDevice !== undefined && preference !== 'auto' && !(Array.isArray(preference) && preference.includes('cuda'))) {
+    throw new OptionRangeError('cudaDevice', "given only with backend 'cuda' (or a list or 'auto' that may choose it)", o.cudaDevice);
+  }
   if (choice.backend === 'dmabuf') {
     if (output.format !== null && !(DMABUF_FORMATS as readonly string[]).includes(output.format)) {
       throw new OptionRangeError('format', `one of ${DMABUF_FORMATS.join(', ')} with the dmabuf backend`, output.format);
@@ -309,6 +336,7 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     backend: choice.backend,
     skippedBackends: choice.skipped,
     dmabufAllocator,
+    cudaDevice,
     sharedMemory: sharedMemory === 'auto' ? hasShared : sharedMemory,
     statsInterval: integer('statsInterval', o.statsInterval, DEFAULTS.statsInterval, LIMITS.statsInterval),
     closeTimeout: integer('closeTimeout', o.closeTimeout, DEFAULTS.closeTimeout, LIMITS.closeTimeout),

@@ -53,6 +53,11 @@ export interface OutputSpec {
   width: number | null;
   height: number | null;
   framerate: number | null;
+  /**
+   * An element that moves frames into a GPU backend's memory, last before the sink (the cuda
+   * backend: `cudaupload cuda-device-id=N`, which passes frames already in CUDA memory through).
+   */
+  upload?: string;
 }
 
 /** What the native side needs to build the pipeline. */
@@ -266,5 +271,6 @@ export function buildSource(source: SourceSpec, output: OutputSpec, latency: num
   let description = head;
   for (const e of elements) description += ` ! ${e}`;
   if (caps.length > 0) description += ` ! video/x-raw,${caps.join(',')}`;
+  if (output.upload) description += ` ! ${output.upload}`;
   return fifoPath === undefined ? { description, sourceProps, sourceSetupProps } : { description, sourceProps, sourceSetupProps, fifoPath };
 }

@@ -61,7 +61,13 @@ export interface NativeFrameItem {
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
   /** Frames of a GPU backend (slot is -1): planes are [fd, offset, stride, size, ...]. */
-  handles?: { fourcc: number; importable: boolean; planes: number[] };
+  handles?: {
+    fourcc: number;
+    importable: boolean;
+    planes: number[];
+    /** cuda frames: the allocation's device, base pointer and IPC handle (absent when refused). */
+    cuda?: { device: number; pointer: bigint; ipcHandle?: Buffer };
+  };
 }
 
 export interface NativeFormatItem {
@@ -185,7 +191,13 @@ export interface NativeBinding {
   slotAlignment: number;
   elementExists(name: string): boolean;
   /** Every backend built into this binary, probed; dmabufAllocator as in NativeOptions. */
-  probeBackends(dmabufAllocator: number): Array<{ name: string; available: boolean; reason: string; detail: string }>;
+  probeBackends(dmabufAllocator: number): Array<{
+    name: string;
+    available: boolean;
+    reason: string;
+    detail: string;
+    devices?: Array<{ index: number; name: string; computeCapability: string; memory: number }>;
+  }>;
   FrameSourceHandle: typeof FrameSourceHandle;
   /**
    * Test-only diagnostics: the objects GStreamer's leaks tracer counts as alive, or null when the

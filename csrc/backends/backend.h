@@ -23,10 +23,19 @@ struct BackendSetup {
   int dmabufAllocator = 0;         // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
 };
 
+// A GPU a backend can use (cuda).
+struct BackendDevice {
+  int index = 0;
+  std::string name;
+  std::string capability;  // compute capability, "8.6"
+  uint64_t memory = 0;     // bytes; 0 when unknown
+};
+
 struct BackendProbe {
   bool available = false;
   std::string reason;  // why not (empty when available)
   std::string detail;  // what was found (allocator, devices, ...)
+  std::vector<BackendDevice> devices;
 };
 
 // One plane of a frame that lives outside the CPU ring, as a consumer imports it.
@@ -34,13 +43,23 @@ struct HandlePlane {
   int fd = -1;          // owned by the frame's memory: valid while the frame is held
   uint64_t offset = 0;  // of the plane in that fd
   uint32_t stride = 0;
-  uint64_t size = 0;    // bytes of the plane (stride × rows)
+  uint64_t size = 0;  // bytes of the plane (stride × rows)
+};
+
+// A frame in CUDA device memory: one allocation holding every plane (planes' fd is -1, their
+// offsets are from `pointer`).
+struct CudaHandle {
+  bool present = false;
+  int device = -1;        // CUDA device ordinal
+  uint64_t pointer = 0;   // CUdeviceptr of the allocation's base
+  std::string ipcHandle;  // 64 bytes from cuIpcGetMemHandle; empty when the driver refused
 };
 
 struct FrameHandles {
-  uint32_t fourcc = 0;     // DRM fourcc
+  uint32_t fourcc = 0;     // DRM fourcc (dmabuf)
   bool importable = true;  // false for plain shared memory (memfd): mappable, not importable by a GPU
   std::vector<HandlePlane> planes;
+  CudaHandle cuda;
 };
 
 struct Backend {

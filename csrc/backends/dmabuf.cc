@@ -94,7 +94,8 @@ GQuark memfdQuark() {
 bool haveDmabufProducer() {
   static int cached = -1;
   if (cached >= 0) return cached == 1;
-  GList* factories = gst_element_factory_list_get_elements(GST_ELEMENT_FACTORY_TYPE_ANY, GST_RANK_NONE);
+  // Every element factory (the factory-type filters would miss elements of unusual classes).
+  GList* factories = gst_registry_get_feature_list(gst_registry_get(), GST_TYPE_ELEMENT_FACTORY);
   bool found = false;
   for (GList* l = factories; l && !found; l = l->next) {
     auto* f = GST_ELEMENT_FACTORY(l->data);
@@ -104,7 +105,9 @@ bool haveDmabufProducer() {
       GstCaps* caps = gst_static_caps_get(&tmpl->static_caps);
       for (guint i = 0; caps && i < gst_caps_get_size(caps) && !found; i++) {
         GstCapsFeatures* features = gst_caps_get_features(caps, i);
-        found = features && gst_caps_features_contains(features, GST_CAPS_FEATURE_MEMORY_DMABUF);
+        // Pass-through elements say ANY (which "contains" every feature): they make no dma-buf.
+        found = features && !gst_caps_features_is_any(features) &&
+                gst_caps_features_contains(features, GST_CAPS_FEATURE_MEMORY_DMABUF);
       }
       if (caps) gst_caps_unref(caps);
     }
