@@ -4,9 +4,12 @@ export default defineConfig([
   {
     entry: { index: 'lib/index.ts' },
     format: ['cjs', 'esm'],
-    dts: true,
+    // Declarations marked @internal (Frame.create, Frame#id, ...) stay out of the public types.
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
-    clean: true,
+    // Not cleaned by tsup: the configs build in parallel and one's clean could delete another's
+    // output. build:js empties dist/ first.
+    clean: false,
     target: 'node18',
     // __dirname in the ESM build: lib/binding.ts finds the package root from it.
     shims: true,
@@ -14,14 +17,26 @@ export default defineConfig([
   },
   {
     // The `frame-source` command (package.json "bin"): CommonJS only, as npm runs it with node.
-    // The hashbang comes from lib/cli.ts's first line (esbuild keeps it). Not cleaned here: the
-    // config above cleans dist/ once for both.
-    entry: { cli: 'lib/cli.ts' },
+    // The hashbang comes from lib/cli/main.ts's first line (esbuild keeps it).
+    entry: { cli: 'lib/cli/main.ts' },
     format: ['cjs'],
     dts: false,
     sourcemap: true,
     clean: false,
     target: 'node18',
     outExtension: () => ({ js: '.cjs' }),
+  },
+  {
+    // frame-source/web: the browser module, no Node shims; its own tsconfig gives it the DOM types
+    // and no Node types. CommonJS too, for bundlers and preloads that still require().
+    entry: { web: 'web/index.ts' },
+    format: ['esm', 'cjs'],
+    platform: 'browser',
+    target: 'es2022',
+    tsconfig: 'web/tsconfig.json',
+    dts: true,
+    sourcemap: true,
+    clean: false,
+    outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
   },
 ]);

@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
+#ifdef __linux__
+#include "backends/dmabuf_test_element.h"
+#endif
 #include "frame_source.h"
 #include "slot_ring.h"
 #include "util/leaks.h"
@@ -123,6 +127,44 @@ Napi::Value listDevices(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Test-only: detaches the ArrayBuffer under a Uint8Array (freeing its memory, as a transfer whose
+// receiver is collected would), to test what happens to a slot detached by a path Node cannot stop.
+Napi::Value detachForTest(const Napi::CallbackInfo& info) {
+  info[0].As<Napi::Uint8Array>().ArrayBuffer().Detach();
+  return info.Env().Undefined();
+}
+
+// probeBackends(dmabufAllocator): [{ name, available, reason, detail }] for every backend built in.
+Napi::Value probeBackends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  fs::BackendSetup setup;
+  setup.dmabufAllocator = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  const auto& all = fs::allBackends();
+  Napi::Array out = Napi::Array::New(env, all.size());
+  for (size_t i = 0; i < all.size(); i++) {
+    fs::BackendProbe p = all[i]->probe(setup);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", all[i]->name);
+    o.Set("available", p.available);
+    o.Set("reason", p.reason);
+    o.Set("detail", p.detail);
+    if (!p.devices.empty()) {
+      Napi::Array devices = Napi::Array::New(env, p.devices.size());
+      for (size_t d = 0; d < p.devices.size(); d++) {
+        Napi::Object dev = Napi::Object::New(env);
+        dev.Set("index", p.devices[d].index);
+        dev.Set("name", p.devices[d].name);
+        dev.Set("computeCapability", p.devices[d].capability);
+        dev.Set("memory", static_cast<double>(p.devices[d].memory));
+        devices.Set(static_cast<uint32_t>(d), dev);
+      }
+      o.Set("devices", devices);
+    }
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
 // Whether some installed element reads URIs of this scheme (file, http, rtsp, ...).
 Napi::Value uriSchemeSupported(const Napi::CallbackInfo& info) {
   std::string scheme = info[0].As<Napi::String>().Utf8Value();
@@ -138,6 +180,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       return;
     }
     gst_pb_utils_init();
+#ifdef __linux__
+    fs::registerTestElements();
+#endif
   });
   if (!gstInitError.empty()) {
     Napi::Error e = Napi::Error::New(env, "GStreamer failed to initialise: " + gstInitError);
@@ -155,9 +200,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("uriSchemeSupported", Napi::Function::New(env, uriSchemeSupported, "uriSchemeSupported"));
   exports.Set("hardwareDecoders", Napi::Function::New(env, hardwareDecoders, "hardwareDecoders"));
   exports.Set("listDevices", Napi::Function::New(env, listDevices, "listDevices"));
+  exports.Set("probeBackends", Napi::Function::New(env, probeBackends, "probeBackends"));
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
   exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));  // tests only
+  exports.Set("_detachForTest", Napi::Function::New(env, detachForTest, "_detachForTest"));  // tests only
   return exports;
 }
 

@@ -1,11 +1,21 @@
 // FrameSourceHandle: see frame_source.h. Runs on the JS thread only.
 #include "frame_source.h"
 
+#include <chrono>
+
 namespace fs {
 
 namespace {
 
-enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5 };
+enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5, kSeek = 6, kDuration = 7 };
+
+// A position JS gives in whole µs, as the ns GStreamer seeks to. A frame that starts inside that
+// µs counts as at it: frame 37 at 30 fps starts at 1233333.3 µs, and a seek to 1233333 must land
+// on it, not on frame 36 (which ends there).
+int64_t seekTarget(int64_t us) { return us <= 0 ? 0 : us * 1000 + 999; }
+
+// How long environment teardown and garbage collection wait for a pipeline to stop.
+constexpr std::chrono::milliseconds kTeardownWait{2000};
 
 // Truncates to whole microseconds on purpose. NOLINTNEXTLINE(bugprone-integer-division)
 double usOrMinusOne(uint64_t ns) { return ns == GST_CLOCK_TIME_NONE ? -1.0 : static_cast<double>(ns / 1000); }
@@ -55,6 +65,61 @@ Napi::Array layoutArray(Napi::Env env, uint32_t planes, const PlaneLayout* layou
   return a;
 }
 
+// { fourcc, importable, planes: [fd, offset, stride, size, ...], cuda? } for a frame of a GPU backend.
+Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fourcc", static_cast<double>(h.fourcc));
+  o.Set("importable", h.importable);
+  Napi::Array planes = Napi::Array::New(env, h.planes.size() * 4);
+  for (size_t i = 0; i < h.planes.size(); i++) {
+    planes.Set(static_cast<uint32_t>(i * 4), h.planes[i].fd);
+    planes.Set(static_cast<uint32_t>(i * 4 + 1), static_cast<double>(h.planes[i].offset));
+    planes.Set(static_cast<uint32_t>(i * 4 + 2), h.planes[i].stride);
+    planes.Set(static_cast<uint32_t>(i * 4 + 3), static_cast<double>(h.planes[i].size));
+  }
+  o.Set("planes", planes);
+  if (h.cuda.present) {
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("device", h.cuda.device);
+    cuda.Set("pointer", Napi::BigInt::New(env, static_cast<uint64_t>(h.cuda.pointer)));
+    if (!h.cuda.ipcHandle.empty()) cuda.Set("ipcHandle", Napi::Buffer<char>::Copy(env, h.cuda.ipcHandle.data(), h.cuda.ipcHandle.size()));
+    o.Set("cuda", cuda);
+  }
+  return o;
+}
+
+// Copies a held frame's bytes (all planes, as laid out in its buffer) into a Uint8Array made by JS,
+// on a libuv worker thread: mapping GPU memory for reading can be slow. The worker holds its own
+// reference to the buffer, so a release meanwhile cannot free it.
+class DownloadWorker : public Napi::AsyncWorker {
+ public:
+  DownloadWorker(Napi::Env env, GstBuffer* buffer, Napi::Uint8Array target)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), buffer_(gst_buffer_ref(buffer)),
+        target_(Napi::Persistent(target)), dst_(target.Data()), capacity_(target.ByteLength()) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    size_t size = gst_buffer_get_size(buffer_.get());
+    if (size > capacity_) {
+      SetError("download target too small");
+      return;
+    }
+    copied_ = gst_buffer_extract(buffer_.get(), 0, dst_, size);
+    if (copied_ != size) SetError("could not read the frame's memory");
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(copied_))); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BufferPtr buffer_;
+  Napi::Reference<Napi::Uint8Array> target_;
+  uint8_t* dst_;
+  size_t capacity_;
+  size_t copied_ = 0;
+};
+
 }  // namespace
 
 Napi::Function FrameSourceHandle::Define(Napi::Env env) {
@@ -69,6 +134,11 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_release", &FrameSourceHandle::Release),
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
                          InstanceMethod("_close", &FrameSourceHandle::Close),
+                         InstanceMethod("_seek", &FrameSourceHandle::Seek),
+                         InstanceMethod("_pause", &FrameSourceHandle::Pause),
+                         InstanceMethod("_step", &FrameSourceHandle::Step),
+                         InstanceMethod("_abandon", &FrameSourceHandle::Abandon),
+                         InstanceMethod("_download", &FrameSourceHandle::Download),
                      });
 }
 
@@ -91,6 +161,19 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   opts.sourceSetupProps = propertyPairs(o, "sourceSetupProps");
   opts.decoder = o.Get("decoder").IsNumber() ? o.Get("decoder").As<Napi::Number>().Int32Value() : 0;
   opts.loop = o.Get("loop").ToBoolean();
+  // µs from JS, ns here.
+  if (o.Get("start").IsNumber()) opts.start = seekTarget(o.Get("start").As<Napi::Number>().Int64Value());
+  if (o.Get("end").IsNumber()) {
+    int64_t end = o.Get("end").As<Napi::Number>().Int64Value();
+    opts.end = end < 0 ? -1 : end * 1000;
+  }
+  opts.sync = o.Get("sync").ToBoolean();
+  Napi::Value fifo = o.Get("fifoPath");
+  if (fifo.IsString()) opts.fifoPath = fifo.As<Napi::String>().Utf8Value();
+  sharedMemory_ = o.Get("sharedMemory").ToBoolean();
+  Napi::Value backend = o.Get("backend");
+  if (backend.IsString()) opts.backend = backend.As<Napi::String>().Utf8Value();
+  if (o.Get("dmabufAllocator").IsNumber()) opts.dmabufAllocator = o.Get("dmabufAllocator").As<Napi::Number>().Int32Value();
 
   BuildError err;
   pipeline_ = SourcePipeline::create(opts, &err);
@@ -103,42 +186,51 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
     throw e;
   }
 
-  tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1);
-  tsfnActive_ = true;
+  link_ = std::make_shared<JsLink>(Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1));
   std::weak_ptr<SourcePipeline> weak = pipeline_;
-  Napi::ThreadSafeFunction tsfn = tsfn_;
+  std::shared_ptr<JsLink> link = link_;
   // Called from GStreamer threads. Non-blocking: a full queue cannot happen (unbounded), and wakes
-  // are coalesced by the pipeline, so at most one call is pending at a time.
-  pipeline_->setWake([tsfn, weak]() mutable {
-    tsfn.NonBlockingCall([weak](Napi::Env, Napi::Function onWake) {
+  // are coalesced by the pipeline, so at most one call is pending at a time. After the link is
+  // closed (close() finished, or the environment is going away) this does nothing.
+  pipeline_->setWake([link, weak]() {
+    link->call([weak](Napi::Env, Napi::Function onWake) {
       if (auto p = weak.lock()) p->wakeHandled();
       callSafely([&] { onWake.Call({}); });
     });
   });
   // Registered after the thread-safe function so that, at environment teardown, it runs first
-  // (hooks run in reverse order) and stops every GStreamer thread before the function goes away.
+  // (hooks run in reverse order) and closes the link before the function goes away.
   napi_add_env_cleanup_hook(env, &FrameSourceHandle::onEnvCleanup, this);
   hookAdded_ = true;
 }
 
 FrameSourceHandle::~FrameSourceHandle() {
   if (hookAdded_) napi_remove_env_cleanup_hook(Env(), &FrameSourceHandle::onEnvCleanup, this);
-  if (pipeline_) pipeline_->stopNow();
-  if (tsfnActive_) tsfn_.Abort();
+  // Garbage-collected while open (the JS side never closed it): stop here, but never wait for a
+  // pipeline that cannot be stopped; its slot memory is then left alive on purpose.
+  if (pipeline_ && !pipeline_->stopNow(kTeardownWait)) leakSlotRefs();
+  if (link_) link_->close(true);
   held_.clear();
 }
 
-// Environment teardown (worker terminated, process exiting): stop synchronously, here.
+// Environment teardown (worker terminated, process exiting): stop here, waiting a bounded time.
+// A pipeline stuck in a system call is abandoned (its threads hold their own references; the link
+// is closed, so they can never reach this environment again).
 void FrameSourceHandle::onEnvCleanup(void* data) {
   auto* self = static_cast<FrameSourceHandle*>(data);
   self->hookAdded_ = false;
-  self->pipeline_->stopNow();
-  if (self->tsfnActive_) {
-    self->tsfn_.Abort();
-    self->tsfnActive_ = false;
-  }
+  if (!self->pipeline_->stopNow(kTeardownWait)) self->leakSlotRefs();
+  self->link_->close(true);
   self->held_.clear();
   self->state_ = State::Closed;
+}
+
+// Slots of a pipeline that could not be stopped: a thread of it may still write into them, so
+// their memory must outlive this handle. Deliberately never freed.
+void FrameSourceHandle::leakSlotRefs() {
+  if (slotRefs_.empty()) return;
+  new std::unordered_map<int, Napi::Reference<Napi::Uint8Array>>(std::move(slotRefs_));
+  slotRefs_.clear();
 }
 
 Napi::Value FrameSourceHandle::Start(const Napi::CallbackInfo& info) {
@@ -208,7 +300,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
   switch (item.kind) {
     case Item::Kind::Frame: {
       uint32_t id = nextFrameId_++;
-      held_.emplace(id, std::move(item.buffer));
+      held_.emplace(id, Held{std::move(item.buffer), item.slot, std::move(item.inFlight)});
       o.Set("type", static_cast<double>(kFrame));
       o.Set("id", id);
       o.Set("slot", item.slot);
@@ -216,9 +308,12 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("size", static_cast<double>(item.size));
       o.Set("pts", usOrMinusOne(item.pts));
       o.Set("duration", usOrMinusOne(item.duration));
+      o.Set("position", usOrMinusOne(item.streamTime));
       o.Set("sequence", static_cast<double>(item.sequence));
       o.Set("copied", item.copied);
+      if (item.discont) o.Set("discont", true);
       if (item.planes > 0) o.Set("layout", layoutArray(env, item.planes, item.layout));
+      if (item.handles) o.Set("handles", handlesObject(env, *item.handles));
       break;
     }
     case Item::Kind::Format: {
@@ -253,20 +348,63 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("domain", item.domain);
       o.Set("code", item.code);
       o.Set("missing", item.missing);
+      if (item.early) o.Set("early", true);
       break;
     case Item::Kind::Live:
       o.Set("type", static_cast<double>(kLive));
       o.Set("live", item.live);
       break;
+    case Item::Kind::Seek:
+      o.Set("type", static_cast<double>(kSeek));
+      o.Set("id", item.seekId);
+      o.Set("ok", item.ok);
+      o.Set("message", item.message);
+      o.Set("position", usOrMinusOne(item.pts));
+      break;
+    case Item::Kind::Duration:
+      o.Set("type", static_cast<double>(kDuration));
+      o.Set("duration", usOrMinusOne(item.pts));
+      o.Set("seekable", item.seekable);
+      break;
   }
   return o;
 }
 
+// _release(id): 0 when the frame was not held (already released), 1 when released, 2 when released
+// and its slot found detached.
 Napi::Value FrameSourceHandle::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto it = held_.find(id);
+  if (it == held_.end()) return Napi::Number::New(env, 0);
+  // In the ArrayBuffer fallback a slot's buffer can be detached (transferred away): its memory then
+  // belongs to someone else and may be freed at any time, so GStreamer must never write into it
+  // again. The buffer is discarded instead of going back to its pool, and the slot is retired once
+  // its memory is freed. SharedArrayBuffers cannot be detached.
+  bool detached = false;
+  if (!sharedMemory_ && it->second.slot >= 0) {
+    auto ref = slotRefs_.find(it->second.slot);
+    detached = ref != slotRefs_.end() && ref->second.Value().ArrayBuffer().IsDetached();
+    if (detached) {
+      pipeline_->ring()->poison(it->second.slot);
+      GST_BUFFER_FLAG_SET(it->second.buffer.get(), GST_BUFFER_FLAG_TAG_MEMORY);
+    }
+  }
   // Dropping the buffer returns it to its pool (or frees it, and with it the slot).
-  return Napi::Boolean::New(env, held_.erase(id) > 0);
+  held_.erase(it);
+  return Napi::Number::New(env, detached ? 2 : 1);
+}
+
+// _download(id, target): resolves with the bytes copied into target (a Uint8Array JS allocated).
+Napi::Value FrameSourceHandle::Download(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto it = held_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it == held_.end()) throw Napi::Error::New(env, "the frame was released");
+  if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "_download expects a Uint8Array");
+  auto* worker = new DownloadWorker(env, it->second.buffer.get(), info[1].As<Napi::Uint8Array>());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
 }
 
 Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
@@ -297,12 +435,47 @@ Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
   if (state_ == State::Closing) return deferred.Promise();
   state_ = State::Closing;
   Ref();  // stay alive until finishClose, whatever JS drops meanwhile
-  Napi::ThreadSafeFunction tsfn = tsfn_;
+  std::shared_ptr<JsLink> link = link_;
   // done() runs on the teardown thread once the pipeline is in NULL and no GStreamer thread is left.
-  pipeline_->stop([tsfn, this]() mutable {
-    tsfn.NonBlockingCall([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); });
-  });
+  // If the handle was abandoned (or its environment went away) meanwhile, the link is closed and
+  // this does nothing.
+  pipeline_->stop([link, this]() { link->call([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); }); });
   return deferred.Promise();
+}
+
+// _abandon(): close() did not finish in time (an element is stuck in a system call): resolve it now.
+// The stuck threads keep the pipeline alive; slot memory they might still write is never freed.
+Napi::Value FrameSourceHandle::Abandon(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::Closing) return Napi::Boolean::New(env, false);
+  pipeline_->abandon();
+  leakSlotRefs();
+  finishClose(env);
+  return Napi::Boolean::New(env, true);
+}
+
+// _seek(id, positionUs, stopUs, rate, accurate): validated in lib/frame-source.ts.
+Napi::Value FrameSourceHandle::Seek(const Napi::CallbackInfo& info) {
+  if (state_ != State::Running) return info.Env().Undefined();
+  SeekRequest r;
+  r.id = info[0].As<Napi::Number>().Uint32Value();
+  r.position = seekTarget(info[1].As<Napi::Number>().Int64Value());
+  int64_t stop = info[2].As<Napi::Number>().Int64Value();
+  r.stop = stop < 0 ? -1 : stop * 1000;
+  r.rate = info[3].As<Napi::Number>().DoubleValue();
+  r.accurate = info[4].ToBoolean();
+  pipeline_->seek(r);
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::Pause(const Napi::CallbackInfo& info) {
+  if (state_ == State::Running) pipeline_->setPaused(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value FrameSourceHandle::Step(const Napi::CallbackInfo& info) {
+  if (state_ == State::Running) pipeline_->step();
+  return info.Env().Undefined();
 }
 
 void FrameSourceHandle::finishClose(Napi::Env env) {
@@ -314,10 +487,7 @@ void FrameSourceHandle::finishClose(Napi::Env env) {
     napi_remove_env_cleanup_hook(env, &FrameSourceHandle::onEnvCleanup, this);
     hookAdded_ = false;
   }
-  if (tsfnActive_) {
-    tsfn_.Release();
-    tsfnActive_ = false;
-  }
+  link_->close(false);
   std::vector<Napi::Promise::Deferred> waiters;
   waiters.swap(closeWaiters_);
   for (auto& d : waiters) d.Resolve(env.Undefined());

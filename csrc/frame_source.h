@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pipeline.h"
+#include "util/js_link.h"
 
 namespace fs {
 
@@ -34,18 +35,31 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // Playback control: each returns at once; results arrive as items.
+  Napi::Value Seek(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Abandon(const Napi::CallbackInfo& info);
+  Napi::Value Download(const Napi::CallbackInfo& info);
 
   void finishClose(Napi::Env env);
   static void onEnvCleanup(void* self);
 
+  void leakSlotRefs();
+
   std::shared_ptr<SourcePipeline> pipeline_;
-  Napi::ThreadSafeFunction tsfn_;
-  bool tsfnActive_ = false;
+  std::shared_ptr<JsLink> link_;
   bool hookAdded_ = false;
+  bool sharedMemory_ = true;  // slots are SharedArrayBuffers (cannot be detached)
   State state_ = State::Created;
   size_t requestedBytes_ = 0;
   std::unordered_map<int, Napi::Reference<Napi::Uint8Array>> slotRefs_;
-  std::unordered_map<uint32_t, BufferPtr> held_;
+  struct Held {
+    BufferPtr buffer;
+    int slot;
+    std::shared_ptr<void> inFlight;  // GPU frames in upstream's memory: backpressure until released
+  };
+  std::unordered_map<uint32_t, Held> held_;
   uint32_t nextFrameId_ = 1;
   std::vector<Napi::Promise::Deferred> closeWaiters_;
 };

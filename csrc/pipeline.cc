@@ -1,12 +1,17 @@
 // SourcePipeline: see pipeline.h for what it owns and which threads run its code.
 #include "pipeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include <gst/pbutils/missing-plugins.h>
 
+#include "backends/cpu.h"
 #include "slot_pool.h"
 
 namespace fs {
@@ -16,6 +21,13 @@ namespace {
 ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref_sink(e))); }
 
 constexpr const char* kSinkName = "frame-source-sink";
+
+const Backend& kCpuBackendRef() { return kCpuBackend; }
+
+// Items that JS gets as soon as it wakes, ahead of queued frames (in urgent_, in arrival order). An
+// error is also announced there (a copy), while the item itself stays behind the frames decoded
+// before it.
+bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
 bool hasSourceElement(GstBin* bin) {
@@ -67,10 +79,21 @@ bool hasSometimesSrcPads(GstBin* bin) {
 }  // namespace
 
 SourcePipeline::SourcePipeline(const PipelineOptions& opts)
-    : opts_(opts), ring_(std::make_shared<SlotRing>(opts.maxSlots)) {}
+    : opts_(opts), ring_(std::make_shared<SlotRing>(opts.maxSlots)) {
+  backend_ = findBackend(opts.backend);
+  setup_.ring = ring_;
+  setup_.ringSize = opts.ringSize;
+  setup_.dmabufAllocator = opts.dmabufAllocator;
+  gst_video_info_init(&videoInfo_);
+}
 
 std::shared_ptr<SourcePipeline> SourcePipeline::create(const PipelineOptions& opts, BuildError* err) {
   std::shared_ptr<SourcePipeline> p(new SourcePipeline(opts));
+  if (!p->backend_) {
+    err->code = "ERR_BACKEND_UNAVAILABLE";
+    err->message = "this build of frame-source has no backend named '" + opts.backend + "'";
+    return nullptr;
+  }
   if (!p->build(err)) return nullptr;
   std::weak_ptr<SourcePipeline> weak = p;
   p->ring_->setWake([weak]() {
@@ -83,7 +106,10 @@ bool SourcePipeline::build(BuildError* err) {
   // The description may end in a caps filter ("... ! video/x-raw,format=RGBA"), which only parses
   // with an element after it: our sink is appended to the text. Its caps make a non-video output
   // fail here, at link time, instead of later at negotiation.
-  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=video/x-raw";
+  // A GPU backend's caps (with a caps feature) are quoted: they hold parentheses and semicolons.
+  const std::string sinkCaps =
+      backend_ == &kCpuBackendRef() ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
+  const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=" + sinkCaps;
   ParseContextPtr ctx(gst_parse_context_new());
   GError* gerr = nullptr;
   GstElement* parsed = gst_parse_launch_full(full.c_str(), ctx.get(), GST_PARSE_FLAG_FATAL_ERRORS, &gerr);
@@ -155,6 +181,17 @@ bool SourcePipeline::build(BuildError* err) {
       g_signal_connect(src.get(), "autoplug-select", G_CALLBACK(&SourcePipeline::onAutoplugSelect), this);
     }
   }
+  if (!opts_.fifoPath.empty()) {
+    ElementPtr fdsrc(gst_bin_get_by_name(GST_BIN(top.get()), "fs-fd"));
+    // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears.
+    fifoFd_ = fdsrc ? open(opts_.fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
+    if (fifoFd_ < 0) {
+      err->code = errno == ENOENT ? "ERR_FILE_NOT_FOUND" : "ERR_PIPELINE";
+      err->message = "cannot open " + opts_.fifoPath + ": " + (fdsrc ? std::strerror(errno) : "no fs-fd element");
+      return false;
+    }
+    g_object_set(fdsrc.get(), "fd", fifoFd_, nullptr);
+  }
   // What the pipeline is made of, decoders plugged later included: reported with each format.
   g_signal_connect(top.get(), "deep-element-added", G_CALLBACK(&SourcePipeline::onElementAdded), this);
   {
@@ -173,23 +210,31 @@ bool SourcePipeline::build(BuildError* err) {
     elements_.assign(names.rbegin(), names.rend());
   }
   // enable-last-sample would pin one extra buffer (and its slot); sync=false delivers on arrival.
-  g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE, "max-buffers", 1u, "qos", FALSE,
-               nullptr);
+  // sync (the `sync` option) makes it wait for each frame's time on the clock instead.
+  g_object_set(sink, "sync", opts_.sync ? TRUE : FALSE, "enable-last-sample", FALSE, "emit-signals", FALSE,
+               "max-buffers", 1u, "qos", FALSE, nullptr);
   pipeline_ = std::move(top);
 
   GstAppSinkCallbacks callbacks{};
   callbacks.new_sample = &SourcePipeline::onNewSample;
+  callbacks.new_preroll = &SourcePipeline::onNewPreroll;
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, this, nullptr);
 
   PadPtr sinkPad(gst_element_get_static_pad(sink, "sink"));
   gst_pad_add_probe(sinkPad.get(), GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, &SourcePipeline::onQuery, this, nullptr);
+  gst_pad_add_probe(sinkPad.get(), static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+                    &SourcePipeline::onFlush, this, nullptr);
 
   BusPtr bus(gst_element_get_bus(pipeline_.get()));
   gst_bus_set_sync_handler(bus.get(), &SourcePipeline::onBusMessage, this, nullptr);
   return true;
 }
 
-SourcePipeline::~SourcePipeline() { teardown(); }
+SourcePipeline::~SourcePipeline() {
+  teardown();
+  // Only now: a thread that was stuck reading it (abandoned) may have held it until a moment ago.
+  if (fifoFd_ >= 0) close(fifoFd_);
+}
 
 // Sets string-given properties, each converted to the property's own type by GStreamer; a string
 // property is set verbatim, never deserialized (a value starting with a quote stays as it is).
@@ -245,12 +290,16 @@ int SourcePipeline::onAutoplugSelect(GstElement*, GstPad*, GstCaps*, GstElementF
   return 0;
 }
 
-// Called on a thread of its own at end of stream when looping: a flushing seek from the
-// streaming thread that posted EOS would wait on itself.
+// Called at end of stream when looping: the seek runs on the control thread, as a flushing seek
+// from the streaming thread that posted EOS would wait on itself.
 void SourcePipeline::loopToStart() {
-  runControl([](SourcePipeline& self) {
-    gboolean ok = gst_element_seek_simple(self.pipeline_.get(), GST_FORMAT_TIME,
-                                          static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+  control([](SourcePipeline& self) {
+    double rate = self.rate_;
+    int64_t stop = self.opts_.end;
+    gboolean ok = gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
+                                   static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                                   GST_SEEK_TYPE_SET, self.opts_.start,
+                                   stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop < 0 ? 0 : stop);
     if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
   });
 }
@@ -316,8 +365,10 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   // set_config would then have to refuse: that refusal is fatal to upstream.
   if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
   size_t size = GST_VIDEO_INFO_SIZE(&info);
-  ring_->reserve(size, upfrontSlots());
-  PoolPtr pool(newSlotPool(ring_));
+  bool cpu = backend_ == &kCpuBackendRef();
+  if (cpu) ring_->reserve(size, upfrontSlots());
+  PoolPtr pool(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+  if (!pool) return GST_PAD_PROBE_OK;
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
     // cancelWaits() sets stopping_ before flushPools() takes this lock: a pool registered here is
@@ -353,6 +404,7 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
     format_.reset();
     return;
   }
+  videoInfo_ = info;
   auto f = std::make_shared<FormatInfo>();
   f->id = nextFormatId_++;
   f->format = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info));
@@ -379,7 +431,7 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
     f->decoder = decoder_;
   }
   format_ = f;
-  ring_->reserve(f->size, upfrontSlots());
+  if (backend_ == &kCpuBackendRef()) ring_->reserve(f->size, upfrontSlots());
   Item item;
   item.kind = Item::Kind::Format;
   item.format = f;
@@ -393,15 +445,79 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
   GstBuffer* buf = gst_sample_get_buffer(sample.get());
   GstCaps* caps = gst_sample_get_caps(sample.get());
   if (buf == nullptr || caps == nullptr) return GST_FLOW_OK;
+  {
+    // PLAYING renders the buffer the sink prerolled on; if it was queued as a paused frame, it
+    // has been delivered already.
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    if (prerollPushed_ && prerollPushed_.get() == buf) {
+      prerollPushed_.reset();
+      return GST_FLOW_OK;
+    }
+    prerollPushed_.reset();
+  }
   noteCaps(caps);
   if (!format_) return GST_FLOW_NOT_NEGOTIATED;
-  frames_++;
-
   Item item;
+  GstFlowReturn flow = GST_FLOW_OK;
+  if (!makeFrame(sample.get(), &item, &flow)) return flow;
+  pushFrame(std::move(item));
+  return GST_FLOW_OK;
+}
+
+// Called from the streaming thread when the sink prerolls (reaching PAUSED, after a flush, after a
+// step). Only while JS has paused is the preroll frame queued: playing, the same buffer is rendered
+// (new_sample) right after.
+GstFlowReturn SourcePipeline::onNewPreroll(GstAppSink* sink, gpointer self) {
+  return static_cast<SourcePipeline*>(self)->takePreroll(sink);
+}
+
+GstFlowReturn SourcePipeline::takePreroll(GstAppSink* sink) {
+  if (!paused_ || stopping_) return GST_FLOW_OK;
+  SamplePtr sample(gst_app_sink_pull_preroll(sink));
+  if (!sample) return GST_FLOW_OK;
+  GstBuffer* buf = gst_sample_get_buffer(sample.get());
+  GstCaps* caps = gst_sample_get_caps(sample.get());
+  if (buf == nullptr || caps == nullptr) return GST_FLOW_OK;
+  {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    if (prerollPushed_ && prerollPushed_.get() == buf) return GST_FLOW_OK;
+  }
+  noteCaps(caps);
+  if (!format_) return GST_FLOW_OK;
+  Item item;
+  GstFlowReturn flow = GST_FLOW_OK;
+  if (!makeFrame(sample.get(), &item, &flow)) return GST_FLOW_OK;
+  bool again;
+  {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    prerollPushed_.reset(gst_buffer_ref(buf));
+    // This preroll ends the step in flight; one asked for meanwhile can go now. Not from here:
+    // the sink holds its preroll lock while calling us, and a STEP takes it.
+    stepInFlight_ = false;
+    again = stepsWaiting_ > 0;
+    if (again) {
+      stepsWaiting_--;
+      stepInFlight_ = true;
+    }
+  }
+  pushFrame(std::move(item));
+  if (again) control([](SourcePipeline& self) { self.sendStep(); });
+  return GST_FLOW_OK;
+}
+
+// Streaming thread: the frame item for the sample's buffer (in a slot or the backend's memory).
+// False when there is no frame to deliver; *flow then says what to return upstream.
+bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow) {
+  GstBuffer* buf = gst_sample_get_buffer(sample);
+  frames_++;
+  Item& item = *out;
   item.kind = Item::Kind::Frame;
-  item.sequence = sequence_++;
   item.pts = GST_BUFFER_PTS(buf);
   item.duration = GST_BUFFER_DURATION(buf);
+  const GstSegment* segment = gst_sample_get_segment(sample);
+  if (segment && segment->format == GST_FORMAT_TIME && item.pts != GST_CLOCK_TIME_NONE) {
+    item.streamTime = gst_segment_to_stream_time(segment, GST_FORMAT_TIME, item.pts);
+  }
   // Strides come from the buffer's GstVideoMeta when it has one: never assume the caps' layout.
   if (GstVideoMeta* meta = gst_buffer_get_video_meta(buf)) {
     bool same = meta->n_planes == format_->planes;
@@ -417,39 +533,217 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
     }
   }
 
+  bool taken = backend_->describe ? takeIntoBackend(buf, &item) : takeIntoRing(buf, &item);
+  if (!taken) {
+    // A flush (seek) ends the wait for a slot: upstream is told to stop as for teardown.
+    if (stopping_ || ring_->cancelled() || flushing_) {
+      *flow = GST_FLOW_FLUSHING;
+      return false;
+    }
+    if (!item.message.empty()) {
+      pushError(item.message);
+      *flow = GST_FLOW_ERROR;
+      return false;
+    }
+    dropped_++;
+    *flow = GST_FLOW_OK;
+    return false;
+  }
+  return true;
+}
+
+// CPU backend: the frame is in a ring slot (upstream wrote it there), or is copied into one.
+bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
   if (gst_buffer_n_memory(buf) == 1) {
     MemoryMap map(gst_buffer_peek_memory(buf, 0));
     size_t offset = 0;
     int slot = map.ok() ? ring_->find(map.data(), map.size(), &offset) : -1;
     if (slot >= 0) {
-      item.slot = slot;
-      item.offset = offset;
-      item.size = map.size();
-      item.buffer.reset(gst_buffer_ref(buf));
+      item->slot = slot;
+      item->offset = offset;
+      item->size = map.size();
+      item->buffer.reset(gst_buffer_ref(buf));
       zeroCopy_++;
+      return true;
     }
   }
-  if (!item.buffer) {
-    // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory.
-    size_t total = gst_buffer_get_size(buf);
-    int slot = ring_->acquire(total, !dropping(), nullptr);
-    if (slot < 0) {
-      if (stopping_ || ring_->cancelled()) return GST_FLOW_FLUSHING;
-      dropped_++;
-      return GST_FLOW_OK;
-    }
-    gst_buffer_extract(buf, 0, ring_->data(slot), total);
-    BufferPtr copy(gst_buffer_new());
-    gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
-    item.slot = slot;
-    item.size = total;
-    item.copied = true;
-    item.buffer = std::move(copy);
-    copied_++;
-    bytesCopied_ += total;
+  // Upstream did not write into our pool: copy into a slot, so JS still reads V8 memory.
+  size_t total = gst_buffer_get_size(buf);
+  int slot = ring_->acquire(total, !dropping(), &flushing_);
+  if (slot < 0) return false;
+  gst_buffer_extract(buf, 0, ring_->data(slot), total);
+  BufferPtr copy(gst_buffer_new());
+  gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
+  item->slot = slot;
+  item->size = total;
+  item->copied = true;
+  item->buffer = std::move(copy);
+  copied_++;
+  bytesCopied_ += total;
+  return true;
+}
+
+// GPU backends: the frame is in the backend's memory (upstream made it there, or wrote into our
+// pool), or is copied into a buffer of a pool of the backend's own, counted like a CPU copy.
+bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
+  auto handles = std::make_shared<FrameHandles>();
+  if (backend_->describe(buf, videoInfo_, handles.get())) {
+    if (!admitInFlight(item)) return false;
+    item->buffer.reset(gst_buffer_ref(buf));
+    item->size = gst_buffer_get_size(buf);
+    item->handles = std::move(handles);
+    zeroCopy_++;
+    return true;
   }
+  if (!copyPool_ || !copyPoolCaps_ || !gst_caps_is_equal(copyPoolCaps_.get(), lastCaps_.get())) {
+    if (copyPool_) gst_buffer_pool_set_active(copyPool_.get(), FALSE);
+    copyPool_.reset(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+    copyPoolCaps_.reset();
+    if (!copyPool_) {
+      item->message = std::string("frames arrived in system memory and the ") + backend_->name +
+                      " backend has no allocator here to copy them into";
+      return false;
+    }
+    GstStructure* config = gst_buffer_pool_get_config(copyPool_.get());
+    gst_buffer_pool_config_set_params(config, lastCaps_.get(), static_cast<guint>(GST_VIDEO_INFO_SIZE(&videoInfo_)), 0,
+                                      opts_.ringSize + 1);
+    gst_buffer_pool_config_add_option(config, GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (!gst_buffer_pool_set_config(copyPool_.get(), config) || !gst_buffer_pool_set_active(copyPool_.get(), TRUE)) {
+      copyPool_.reset();
+      item->message = std::string("could not set up the ") + backend_->name + " backend's memory for copies";
+      return false;
+    }
+    copyPoolCaps_.reset(gst_caps_ref(lastCaps_.get()));
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    pools_.push_back(std::make_unique<WeakRef>(copyPool_.get()));
+  }
+  // The pool's max is the backpressure, as for upstream; a live source drops instead of waiting.
+  GstBufferPoolAcquireParams params{};
+  params.flags = dropping() ? GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT : GST_BUFFER_POOL_ACQUIRE_FLAG_NONE;
+  GstBuffer* raw = nullptr;
+  if (gst_buffer_pool_acquire_buffer(copyPool_.get(), &raw, &params) != GST_FLOW_OK) return false;
+  BufferPtr copy(raw);
+  GstVideoFrame from, to;
+  bool ok = gst_video_frame_map(&from, &videoInfo_, buf, GST_MAP_READ);
+  if (ok) {
+    ok = gst_video_frame_map(&to, &videoInfo_, copy.get(), GST_MAP_WRITE);
+    if (ok) {
+      ok = gst_video_frame_copy(&to, &from);
+      gst_video_frame_unmap(&to);
+    }
+    gst_video_frame_unmap(&from);
+  }
+  if (!ok || !backend_->describe(copy.get(), videoInfo_, handles.get())) {
+    item->message = "could not copy a frame into the backend's memory";
+    return false;
+  }
+  item->size = gst_buffer_get_size(copy.get());
+  item->buffer = std::move(copy);
+  item->handles = std::move(handles);
+  item->copied = true;
+  copied_++;
+  bytesCopied_ += item->size;
+  return true;
+}
+
+// Streaming thread (the sink's): numbers the frame, and marks the first one after a flush. A seek
+// whose flush went by resolves just ahead of its first frame.
+void SourcePipeline::pushFrame(Item&& item) {
+  if (discont_.exchange(false)) item.discont = true;
+  if (uint32_t id = flushedSeek_.exchange(0)) {
+    Item done;
+    done.kind = Item::Kind::Seek;
+    done.seekId = id;
+    done.ok = true;
+    done.pts = item.streamTime;
+    push(std::move(done));
+  }
+  item.sequence = sequence_++;
   push(std::move(item));
-  return GST_FLOW_OK;
+}
+
+// Called from the thread that sends a flush downstream (the seeking thread, or a demuxer's) when
+// FLUSH_START or FLUSH_STOP reaches our sink pad. Upstream may be blocked waiting for a buffer of
+// our pool while the consumer holds frames: flushing the pool releases it, so a seek never waits
+// for the consumer.
+GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* self = static_cast<SourcePipeline*>(data);
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_START) {
+    self->flushing_ = true;
+    self->setPoolsFlushing(true);
+    self->ring_->wakeWaiters();
+    if (std::shared_ptr<InFlight> f = self->inFlight_) {
+      std::lock_guard<std::mutex> lk(f->mu);
+      f->cv.notify_all();
+    }
+  } else if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+    {
+      std::lock_guard<std::mutex> lk(self->prerollMu_);
+      self->prerollPushed_.reset();
+      self->stepInFlight_ = false;
+      self->stepsWaiting_ = 0;
+    }
+    uint32_t id = self->seekInFlight_;
+    if (id != 0 && gst_event_get_seqnum(event) == self->seekSeqnum_) {
+      // Frames decoded before the seek and not yet delivered are not what the consumer asked for,
+      // and an end of stream reached before it no longer holds.
+      std::vector<Item> drops;
+      {
+        std::lock_guard<std::mutex> lk(self->queueMu_);
+        for (auto it = self->queue_.begin(); it != self->queue_.end();) {
+          if (it->kind == Item::Kind::Frame || it->kind == Item::Kind::Eos) {
+            if (it->kind == Item::Kind::Frame) self->queuedFrames_--;
+            drops.push_back(std::move(*it));
+            it = self->queue_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      drops.clear();
+      self->seekInFlight_.compare_exchange_strong(id, 0);
+      self->flushedSeek_ = id;
+    }
+    self->discont_ = true;
+    if (!self->stopping_) self->setPoolsFlushing(false);
+    self->flushing_ = false;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void SourcePipeline::setPoolsFlushing(bool flushing) {
+  std::vector<PoolPtr> pools;
+  {
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    for (auto& w : pools_) {
+      if (gpointer p = w->get()) pools.emplace_back(GST_BUFFER_POOL(p));
+    }
+  }
+  for (auto& p : pools) {
+    if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), flushing ? TRUE : FALSE);
+  }
+}
+
+// Streaming thread: backpressure for frames in memory we did not offer (our pools' max bounds the
+// rest). Waits while ringSize + 1 such frames are queued or held, as our pools' max would, unless
+// the source is live (then the queue drops). False when the pipeline is stopping.
+bool SourcePipeline::admitInFlight(Item* item) {
+  std::shared_ptr<InFlight> f = inFlight_;
+  {
+    std::unique_lock<std::mutex> lk(f->mu);
+    // A flush (seek) ends the wait too, as it does for our pools.
+    if (!dropping()) f->cv.wait(lk, [&] { return f->cancelled || flushing_ || f->count < opts_.ringSize + 1; });
+    if (f->cancelled || flushing_) return false;
+    f->count++;
+  }
+  // Dropped with the frame: when the queue drops it, or JS releases it (on whichever thread).
+  item->inFlight = std::shared_ptr<void>(f.get(), [f](void*) {
+    std::lock_guard<std::mutex> lk(f->mu);
+    f->count--;
+    f->cv.notify_all();
+  });
+  return true;
 }
 
 // Called from the thread that posts a message (streaming threads, or the state-change thread).
@@ -462,6 +756,14 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
   if (self->stopping_) return GST_BUS_DROP;
   switch (GST_MESSAGE_TYPE(msg)) {
     case GST_MESSAGE_EOS: {
+      // A seek that flushed and then found no frame (its target was at the very end) ends here.
+      if (uint32_t id = self->flushedSeek_.exchange(0)) {
+        Item done;
+        done.kind = Item::Kind::Seek;
+        done.seekId = id;
+        done.ok = true;
+        self->push(std::move(done));
+      }
       if (self->opts_.loop) {
         self->loopToStart();
         break;
@@ -498,6 +800,14 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
       self->push(std::move(item));
       break;
     }
+    case GST_MESSAGE_ASYNC_DONE:
+    case GST_MESSAGE_DURATION_CHANGED:
+      // Not on this (streaming) thread: a query from here could wait on the thread itself.
+      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_DURATION_CHANGED ||
+          GST_MESSAGE_SRC(msg) == GST_OBJECT(self->pipeline_.get())) {
+        self->control([](SourcePipeline& s) { s.queryDuration(); });
+      }
+      break;
     case GST_MESSAGE_ELEMENT:
       if (gst_is_missing_plugin_message(msg)) {
         CharPtr desc(gst_missing_plugin_message_get_description(msg));
@@ -534,8 +844,23 @@ void SourcePipeline::push(Item&& item) {
       needWake = jsWaiting_;
     } else {
       needWake = true;  // events must reach listeners even when nobody reads frames
+      if (item.kind == Item::Kind::Error) {
+        Item notice;
+        notice.kind = Item::Kind::Error;
+        notice.early = true;
+        notice.message = item.message;
+        notice.debug = item.debug;
+        notice.source = item.source;
+        notice.domain = item.domain;
+        notice.missing = item.missing;
+        notice.code = item.code;
+        urgent_.push_back(std::move(notice));
+      }
     }
-    queue_.push_back(std::move(item));
+    if (isUrgent(item.kind))
+      urgent_.push_back(std::move(item));
+    else
+      queue_.push_back(std::move(item));
   }
   drops.clear();  // unref outside our lock: it returns buffers to their pool
   if (needWake) wake();
@@ -548,6 +873,13 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
+  // Warnings, liveness and errors' notices do not wait behind frames nobody reads yet; 'format',
+  // 'eos' and the error itself stay in order with the frames they belong to.
+  if (!urgent_.empty()) {
+    *out = std::move(urgent_.front());
+    urgent_.pop_front();
+    return true;
+  }
   if (queue_.empty()) return false;
   if (queue_.front().kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
@@ -574,7 +906,7 @@ PipelineStats SourcePipeline::stats() const {
 }
 
 void SourcePipeline::start() {
-  runControl([](SourcePipeline& self) {
+  control([](SourcePipeline& self) {
     GstElement* p = self.pipeline_.get();
     GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
     if (r == GST_STATE_CHANGE_NO_PREROLL) {
@@ -584,12 +916,183 @@ void SourcePipeline::start() {
       item.live = true;
       self.push(std::move(item));
     }
-    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_) r = gst_element_set_state(p, GST_STATE_PLAYING);
+    // A range: seek once prerolled, before PLAYING, so no frame before `start` is delivered.
+    if (r != GST_STATE_CHANGE_FAILURE && (self.opts_.start > 0 || self.opts_.end >= 0) && self.waitSettled()) {
+      gst_element_seek(p, 1.0, GST_FORMAT_TIME, static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
+                       GST_SEEK_TYPE_SET, self.opts_.start, self.opts_.end < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET,
+                       self.opts_.end < 0 ? 0 : self.opts_.end);
+      self.discont_ = false;  // the first frame is where the stream starts, not a jump
+    }
+    // pause() before the start leaves the pipeline in PAUSED, its first frame prerolled and queued.
+    if (r != GST_STATE_CHANGE_FAILURE && !self.stopping_ && !self.paused_) {
+      r = gst_element_set_state(p, GST_STATE_PLAYING);
+    }
     // The failing element has usually posted an ERROR already; this one says where it happened.
     if (r == GST_STATE_CHANGE_FAILURE && !self.stopping_) {
       self.pushError("the pipeline failed to start (an element refused to change state)");
     }
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Playback control: queued on the JS thread, run in order on a control thread
+
+// Any thread: runs `work` after the control work queued before it, on a control thread.
+void SourcePipeline::control(std::function<void(SourcePipeline&)> work) {
+  {
+    std::lock_guard<std::mutex> lk(controlMu_);
+    controlQueue_.push_back(std::move(work));
+    if (controlRunning_) return;
+    controlRunning_ = true;
+  }
+  runControl([](SourcePipeline& self) {
+    for (;;) {
+      std::function<void(SourcePipeline&)> next;
+      {
+        std::lock_guard<std::mutex> lk(self.controlMu_);
+        if (self.controlQueue_.empty() || self.stopping_) {
+          self.controlQueue_.clear();
+          self.controlRunning_ = false;
+          return;
+        }
+        next = std::move(self.controlQueue_.front());
+        self.controlQueue_.pop_front();
+      }
+      next(self);
+    }
+  });
+}
+
+// Control thread: waits until the pipeline has prerolled once (its pads exist, so it can seek and
+// answer queries). A later state change still in progress (PLAYING to PAUSED while the consumer
+// holds every frame) does not count: a flushing seek is fine then. False when stopping or failed.
+bool SourcePipeline::waitSettled() {
+  for (;;) {
+    if (stopping_) return false;
+    GstState current = GST_STATE_VOID_PENDING, pending = GST_STATE_VOID_PENDING;
+    GstStateChangeReturn r = gst_element_get_state(pipeline_.get(), &current, &pending, 20 * GST_MSECOND);
+    if (r == GST_STATE_CHANGE_FAILURE) return false;
+    if (r != GST_STATE_CHANGE_ASYNC || current >= GST_STATE_PAUSED) return !stopping_;
+  }
+}
+
+void SourcePipeline::seek(const SeekRequest& request) {
+  latestSeek_ = request.id;
+  control([request](SourcePipeline& self) { self.doSeek(request); });
+}
+
+void SourcePipeline::doSeek(const SeekRequest& r) {
+  // A later seek replaced this one (JS has rejected it already).
+  if (r.id != latestSeek_ || !waitSettled() || r.id != latestSeek_) return;
+  // A seek that fails changes nothing in the stream, so its result goes ahead of queued frames: JS
+  // holds readers back while a seek is pending and would not look past them.
+  auto fail = [&](const std::string& message) {
+    Item item;
+    item.kind = Item::Kind::Seek;
+    item.seekId = r.id;
+    item.ok = false;
+    item.message = message;
+    pushUrgent(std::move(item));
+  };
+  GstElement* p = pipeline_.get();
+  MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
+  gboolean seekable = FALSE;
+  if (gst_element_query(p, query.get())) gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
+  if (!seekable || live_) return fail("");
+  auto flags = static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH |
+                                         (r.accurate ? GST_SEEK_FLAG_ACCURATE
+                                                     : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
+  int64_t stop = r.stop >= 0 ? r.stop : opts_.end;
+  int64_t from = r.position, to = stop;
+  // Backwards, playback runs from the segment's stop down to its start.
+  if (r.rate < 0) {
+    from = opts_.start;
+    to = r.position;
+  }
+  GstEvent* event = gst_event_new_seek(r.rate, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, from,
+                                       to < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, to < 0 ? 0 : to);
+  // The flush this seek causes carries its seqnum: that is how the sink knows which seek it ends.
+  seekSeqnum_ = gst_event_get_seqnum(event);
+  seekInFlight_ = r.id;
+  rate_ = r.rate;
+  if (!gst_element_send_event(p, event)) {
+    uint32_t id = r.id;
+    seekInFlight_.compare_exchange_strong(id, 0);
+    id = r.id;
+    flushedSeek_.compare_exchange_strong(id, 0);
+    fail("the pipeline refused the seek");
+  }
+}
+
+void SourcePipeline::setPaused(bool paused) {
+  paused_ = paused;
+  if (!paused) {
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    stepInFlight_ = false;
+    stepsWaiting_ = 0;
+  }
+  control([paused](SourcePipeline& self) {
+    if (!self.waitSettled()) return;
+    // A live source stops capturing while paused (NO_PREROLL); what it would have sent is lost.
+    gst_element_set_state(self.pipeline_.get(), paused ? GST_STATE_PAUSED : GST_STATE_PLAYING);
+  });
+}
+
+void SourcePipeline::step() {
+  control([](SourcePipeline& self) {
+    if (!self.paused_ || self.stopping_) return;
+    // When the sink has prerolled since pausing, its frame is queued already: a step skips it and
+    // prerolls on the next one, which takePreroll queues. When it has not (still going to PAUSED,
+    // upstream perhaps waiting for a slot), the coming preroll is the next frame: nothing to send.
+    // Waiting here for PAUSED instead could wait on the consumer, and hold up later control work.
+    {
+      std::lock_guard<std::mutex> lk(self.prerollMu_);
+      if (!self.prerollPushed_) return;
+      if (self.stepInFlight_) {
+        self.stepsWaiting_++;
+        return;
+      }
+      self.stepInFlight_ = true;
+    }
+    self.sendStep();
+  });
+}
+
+// Control thread.
+void SourcePipeline::sendStep() {
+  if (!paused_ || stopping_) return;
+  gst_element_send_event(pipeline_.get(), gst_event_new_step(GST_FORMAT_BUFFERS, 1, 1.0, TRUE, FALSE));
+}
+
+// Control thread: the duration (and whether the stream can seek), queued when either changed.
+void SourcePipeline::queryDuration() {
+  if (stopping_) return;
+  gint64 duration = -1;
+  if (!gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration)) duration = -1;
+  MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
+  gboolean seekable = FALSE;
+  if (gst_element_query(pipeline_.get(), query.get())) {
+    gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
+  }
+  bool canSeek = seekable && !live_;
+  if (duration == lastDuration_ && canSeek == lastSeekable_) return;
+  lastDuration_ = duration;
+  lastSeekable_ = canSeek;
+  Item item;
+  item.kind = Item::Kind::Duration;
+  item.pts = duration < 0 ? GST_CLOCK_TIME_NONE : static_cast<uint64_t>(duration);
+  item.seekable = canSeek;
+  pushUrgent(std::move(item));
+}
+
+// Any thread: queues an item that is about the source, not a point in the stream, in the urgent
+// lane, ahead of queued frames: JS only looks past a frame when it has a reader for it.
+void SourcePipeline::pushUrgent(Item&& item) {
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);
+    urgent_.push_back(std::move(item));
+  }
+  wake();
 }
 
 void SourcePipeline::flushPools() {
@@ -610,6 +1113,11 @@ void SourcePipeline::flushPools() {
 void SourcePipeline::cancelWaits() {
   stopping_ = true;
   ring_->cancel();
+  {
+    std::lock_guard<std::mutex> lk(inFlight_->mu);
+    inFlight_->cancelled = true;
+    inFlight_->cv.notify_all();
+  }
   flushPools();
 }
 
@@ -618,11 +1126,29 @@ void SourcePipeline::stop(std::function<void()> done) {
   auto self = shared_from_this();
   std::thread([self, done]() {
     self->teardown();
-    done();
+    if (done) done();
   }).detach();
 }
 
-void SourcePipeline::stopNow() { teardown(); }
+bool SourcePipeline::stopNow(std::chrono::milliseconds wait) {
+  bool start;
+  {
+    std::lock_guard<std::mutex> lk(threadsMu_);
+    if (tornDown_) return true;
+    if (abandoned_) return false;
+    start = !tearingDown_;
+  }
+  if (start) stop(nullptr);
+  std::unique_lock<std::mutex> lk(threadsMu_);
+  if (threadsCv_.wait_for(lk, wait, [this] { return tornDown_; })) return true;
+  abandoned_ = true;
+  return false;
+}
+
+void SourcePipeline::abandon() {
+  abandoned_ = true;
+  cancelWaits();
+}
 
 void SourcePipeline::teardown() {
   {
@@ -646,11 +1172,20 @@ void SourcePipeline::teardown() {
     pipeline_.reset();
   }
   lastCaps_.reset();
+  {
+    // A paused frame's extra reference would keep its slot busy after close.
+    std::lock_guard<std::mutex> lk(prerollMu_);
+    prerollPushed_.reset();
+  }
+  if (copyPool_) gst_buffer_pool_set_active(copyPool_.get(), FALSE);
+  copyPool_.reset();
+  copyPoolCaps_.reset();
   std::deque<Item> leftovers;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
     leftovers.swap(queue_);
     queuedFrames_ = 0;
+    urgent_.clear();
   }
   leftovers.clear();
   {

@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "slot_ring.h"
 #include "util/gst_ptr.h"
 
@@ -36,6 +38,24 @@ struct PipelineOptions {
   std::vector<std::pair<std::string, std::string>> sourceSetupProps;
   int decoder = 0;    // for a decodebin "fs-src": 0 any decoder, 1 hardware only, 2 software only
   bool loop = false;  // at end of stream, seek back to the start instead of ending
+  // A named pipe (FIFO) to read through the element named "fs-fd" (fdsrc): opened here without
+  // blocking, and polled by fdsrc, so that close() can interrupt a read that waits for a writer.
+  std::string fifoPath;
+  std::string backend = "cpu";  // a name from the backend table (lib/backends.ts resolved the choice)
+  int dmabufAllocator = 0;      // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
+  // Playback range and clock (playback control).
+  int64_t start = 0;   // ns; where playback (and each loop) starts
+  int64_t end = -1;    // ns; where it stops, -1 for the end of the media
+  bool sync = false;   // the sink waits for each frame's time on the clock (real-time playback, rate)
+};
+
+// A seek asked for by JS. position and stop in ns (stop -1: to the end, or the `end` option).
+struct SeekRequest {
+  uint32_t id = 0;
+  int64_t position = 0;
+  int64_t stop = -1;
+  double rate = 1.0;
+  bool accurate = false;
 };
 
 struct PlaneLayout {
@@ -59,19 +79,35 @@ struct FormatInfo {
   std::string decoder;                // the video decoder's factory name, if any
 };
 
+// Frames of a GPU backend in upstream's own memory (a decoder's CUDA pool, memory:DMABuf) that are
+// queued or held by JS. Nothing else bounds them: such a pool may have no maximum. Shared with each
+// frame's token, so that a frame released after its pipeline is gone still counts down safely.
+struct InFlight {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint32_t count = 0;
+  bool cancelled = false;
+};
+
 struct Item {
-  enum class Kind { Frame, Format, Eos, Error, Warning, Live };
+  enum class Kind { Frame, Format, Eos, Error, Warning, Live, Seek, Duration };
   Kind kind = Kind::Frame;
 
-  // Frame: the buffer keeps the slot busy until JS releases the frame.
+  // Frame: the buffer keeps the slot (or the backend's memory) busy until JS releases the frame.
   BufferPtr buffer;
-  int slot = -1;
+  int slot = -1;  // -1 for frames of a GPU backend, described by `handles`
+  std::shared_ptr<const FrameHandles> handles;
+  std::shared_ptr<void> inFlight;  // GPU frames: counts InFlight down when the frame is gone
   size_t offset = 0;  // of the frame's first byte in its slot
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
   uint64_t duration = GST_CLOCK_TIME_NONE;
+  // pts on the media's timeline (its segment's stream time): what seek positions are given in. It
+  // differs from pts where the container shifts timestamps (MP4 edit lists for B-frame delay).
+  uint64_t streamTime = GST_CLOCK_TIME_NONE;
   uint64_t sequence = 0;
   bool copied = false;
+  bool discont = false;  // the first frame after a flush (seek, loop): consumers reset their state
   uint32_t planes = 0;  // > 0 when this frame's layout differs from its format's
   PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
 
@@ -83,6 +119,13 @@ struct Item {
   std::string missing;  // description of a missing plugin GStreamer reported before the error
   int code = 0;
   bool live = false;
+
+  // Seek: the result of seek `seekId` (ok: the next frame is its target; else `message`, and
+  // `message` empty with !ok means the stream cannot seek). Duration: `pts` holds it (ns or NONE).
+  uint32_t seekId = 0;
+  bool ok = false;
+  bool seekable = false;
+  bool early = false;  // Error: the notice handed out ahead of queued frames (the item itself stays in order)
 };
 
 struct PipelineStats {
@@ -116,12 +159,23 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void start();
   // JS thread: tears down on a thread of its own, then calls done() on that thread.
   void stop(std::function<void()> done);
-  // Tears down on the calling thread (environment cleanup); waits for any teardown in progress.
-  void stopNow();
+  // Tears down (on a thread of its own) and waits up to `wait` for it; false if it did not finish
+  // (an element is stuck, e.g. in a system call) or the pipeline was abandoned.
+  bool stopNow(std::chrono::milliseconds wait);
+  // JS thread: gives up on a teardown that does not finish. Threads still stuck keep this object
+  // alive through their own references; nothing of theirs reaches JS any more.
+  void abandon();
 
   // JS thread: moves the next item into *out. A frame at the head is only taken when acceptFrame.
   bool next(bool acceptFrame, Item* out);
   PipelineStats stats() const;
+
+  // Playback control, JS thread. Each queues work for the control thread (in order) and returns at
+  // once; results come back as items (Seek, Duration, frames).
+  void seek(const SeekRequest& request);
+  void setPaused(bool paused);
+  // While paused: the sink prerolls the next frame, which is queued like any other.
+  void step();
 
  private:
   explicit SourcePipeline(const PipelineOptions& opts);
@@ -137,10 +191,24 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
                        bool onlyExisting, BuildError* err);
   void loopToStart();
   void runControl(std::function<void(SourcePipeline&)> work);
+  void control(std::function<void(SourcePipeline&)> work);
+  bool waitSettled();
+  void doSeek(const SeekRequest& request);
+  void queryDuration();
+  static GstPadProbeReturn onFlush(GstPad* pad, GstPadProbeInfo* info, gpointer self);
+  static GstFlowReturn onNewPreroll(GstAppSink* sink, gpointer self);
+  GstFlowReturn takePreroll(GstAppSink* sink);
+  bool makeFrame(GstSample* sample, Item* item, GstFlowReturn* flow);
+  void pushFrame(Item&& item);
+  void setPoolsFlushing(bool flushing);
+  void pushUrgent(Item&& item);
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   GstFlowReturn takeSample(GstAppSink* sink);
+  bool takeIntoRing(GstBuffer* buf, Item* item);
+  bool takeIntoBackend(GstBuffer* buf, Item* item);
+  bool admitInFlight(Item* item);
   void noteCaps(GstCaps* caps);
   void push(Item&& item);
   void wake();
@@ -152,11 +220,17 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   PipelineOptions opts_;
   std::shared_ptr<SlotRing> ring_;
+  const Backend* backend_ = nullptr;
+  BackendSetup setup_;
   ElementPtr pipeline_;
 
   // Streaming-thread state (appsink has one streaming thread at a time).
   CapsPtr lastCaps_;
   std::shared_ptr<const FormatInfo> format_;
+  GstVideoInfo videoInfo_;  // of format_
+  PoolPtr copyPool_;        // GPU backends: where frames that upstream put elsewhere are copied
+  std::shared_ptr<InFlight> inFlight_ = std::make_shared<InFlight>();
+  CapsPtr copyPoolCaps_;
   uint32_t nextFormatId_ = 1;
   uint64_t sequence_ = 0;
 
@@ -171,6 +245,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
+  std::deque<Item> urgent_;  // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
 
   std::mutex wakeMu_;
@@ -178,8 +253,32 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::atomic<bool> wakePending_{false};
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> abandoned_{false};
+  int fifoFd_ = -1;  // owned; closed when the last thread lets go of this object
   std::atomic<bool> live_{false};
   std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
+
+  // Playback control. The control queue runs its work in order on one control thread at a time.
+  std::mutex controlMu_;
+  std::deque<std::function<void(SourcePipeline&)>> controlQueue_;
+  bool controlRunning_ = false;
+  std::atomic<bool> paused_{false};        // what JS asked for last
+  std::atomic<uint32_t> latestSeek_{0};    // id of the newest seek JS asked for: older ones are skipped
+  std::atomic<uint32_t> seekSeqnum_{0};    // seqnum of the seek event in flight, and its id
+  std::atomic<uint32_t> seekInFlight_{0};
+  std::atomic<uint32_t> flushedSeek_{0};   // the seek whose flush went by: its result rides the next frame
+  std::atomic<bool> discont_{false};       // the next frame follows a flush
+  std::atomic<bool> flushing_{false};      // between FLUSH_START and FLUSH_STOP at our sink
+  std::atomic<double> rate_{1.0};          // of the last seek: loops keep it
+  int64_t lastDuration_ = -2;              // control thread only
+  bool lastSeekable_ = false;
+  std::mutex prerollMu_;
+  BufferPtr prerollPushed_;  // a preroll frame already queued: when PLAYING renders it again, skip it
+  // A STEP sent and its preroll not yet come, and steps asked for meanwhile: a second flushing STEP
+  // would replace the first, and the sink would skip the frame the first was going to preroll on.
+  bool stepInFlight_ = false;
+  int stepsWaiting_ = 0;
+  void sendStep();
 
   // Threads of our own: counted so teardown can wait for them without joining from inside one.
   std::mutex threadsMu_;

@@ -71,7 +71,7 @@ int SlotRing::acquire(size_t size, bool mayWait, const std::atomic<bool>* abort)
     if (cancelled_ || (abort && abort->load())) break;
     for (size_t i = 0; i < slots_.size(); i++) {
       const Slot& s = slots_[i];
-      if (s.retired || s.wrapped || s.capacity < size) continue;
+      if (s.retired || s.wrapped || s.poisoned || s.capacity < size) continue;
       if (found < 0 || s.capacity < slots_[found].capacity) found = static_cast<int>(i);
     }
     if (found >= 0) {
@@ -131,7 +131,7 @@ void SlotRing::release(int id) {
   Slot& s = slots_[id];
   s.wrapped = false;
   inUse_--;
-  if (s.capacity < minSize_ && !s.retired) retireLocked(id);
+  if ((s.capacity < minSize_ || s.poisoned) && !s.retired) retireLocked(id);
   cv_.notify_all();
 }
 
@@ -170,8 +170,8 @@ int SlotRing::add(uint8_t* base, size_t bytes, size_t* alignedOffset) {
   std::lock_guard<std::mutex> lk(mu_);
   if (inFlight_ > 0) inFlight_--;
   cv_.notify_all();
-  if (off >= bytes) return -1;
-  slots_.push_back(Slot{reinterpret_cast<uint8_t*>(a), bytes - off, false, false, false});
+  if (off >= bytes || bytes - off < minSize_) return -1;
+  slots_.push_back(Slot{reinterpret_cast<uint8_t*>(a), bytes - off, false, false, false, false});
   live_++;
   bytes_ += bytes - off;
   *alignedOffset = off;
@@ -189,6 +189,15 @@ std::vector<int> SlotRing::takeRetired() {
   std::vector<int> out;
   out.swap(retired_);
   return out;
+}
+
+void SlotRing::poison(int id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (id < 0 || static_cast<size_t>(id) >= slots_.size()) return;
+  Slot& s = slots_[id];
+  s.poisoned = true;
+  if (!s.wrapped && !s.retired) retireLocked(id);
+  cv_.notify_all();
 }
 
 void SlotRing::cancel() {

@@ -57,12 +57,17 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   // JS thread: what JS must allocate now (count 0 when nothing), moved to "in flight".
   Request takeRequest();
   // JS thread: adds a slot over [base, base + bytes). Returns its id and the aligned start's offset
-  // from base, or -1 when the memory cannot hold the requested size once aligned.
+  // from base, or -1 when the memory cannot hold the current frame size once aligned (a slot asked
+  // for before a renegotiation to larger frames would otherwise stay in the ring, unusable, for good).
   int add(uint8_t* base, size_t bytes, size_t* alignedOffset);
   // JS thread: JS gave up on the last request (allocation failed): waiters stop waiting for it.
   void abandonRequest();
   // JS thread: ids retired since the last call; JS may drop their memory.
   std::vector<int> takeRetired();
+
+  // JS thread: the slot's memory was detached from its ArrayBuffer (it may be freed by its new
+  // owner at any time): it is never handed to GStreamer again, and retired once its memory is freed.
+  void poison(int id);
 
   // Any thread: permanently stops the ring; every waiter returns -1.
   void cancel();
@@ -79,6 +84,7 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
     bool wrapped;
     bool retired;
     bool faulted;
+    bool poisoned;
   };
   struct SlotRef {
     std::shared_ptr<SlotRing> ring;

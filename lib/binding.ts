@@ -67,6 +67,17 @@ export function explainLoadFailure(err: unknown): FrameSourceError {
       { cause: err },
     );
   }
+  const needs = /version `((?:GLIBC|GLIBCXX|CXXABI)_[\d.]+)' not found/.exec(message);
+  if (needs) {
+    return new FrameSourceError(
+      'ERR_BINDING_LOAD',
+      `frame-source's native addon needs ${needs[1]}, newer than this system's C/C++ runtime (${message}). ` +
+        `Build it here instead: install a C++ toolchain, pkg-config and the GStreamer development packages ` +
+        `(Debian: apt-get install build-essential pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev), ` +
+        `then run 'npm rebuild frame-source --build-from-source'.`,
+      { cause: err },
+    );
+  }
   if (/No native build was found/i.test(message)) {
     return new FrameSourceError(
       'ERR_BINDING_LOAD',

@@ -21,21 +21,48 @@ export type ErrorCode =
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_UNSUPPORTED_FORMAT'
   | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_CLOSE_TIMEOUT'
+  | 'ERR_SLOT_DETACHED'
+  | 'ERR_NOT_IMPORTABLE'
+  | 'ERR_NO_CPU_MEMORY'
   | 'ERR_BINDING_LOAD'
   | 'ERR_GSTREAMER_MISSING'
-  | 'ERR_GSTREAMER_VERSION';
+  | 'ERR_GSTREAMER_VERSION'
+  | 'ERR_INTERNAL'
+  | 'ERR_NOT_SEEKABLE'
+  | 'ERR_SEEK_SUPERSEDED'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_NOT_PAUSED'
+  | 'ERR_CLOSED';
+
+/** The codes a running pipeline fails with (PipelineError's `code`). */
+export type PipelineErrorCode =
+  | 'ERR_PIPELINE'
+  | 'ERR_NOT_NEGOTIATED'
+  | 'ERR_MISSING_PLUGIN'
+  | 'ERR_UNSUPPORTED_MEDIA'
+  | 'ERR_CAMERA_BUSY'
+  | 'ERR_CAMERA_NOT_FOUND'
+  | 'ERR_CONNECTION'
+  | 'ERR_FILE_NOT_FOUND';
 
 /**
- * What frame-source throws or rejects with, apart from bad options ({@link OptionTypeError},
- * {@link OptionRangeError}). Test `code`, not the message: codes are stable across versions.
+ * The base class. `err instanceof FrameSourceError` is also true for OptionTypeError and
+ * OptionRangeError (which extend TypeError and RangeError), so one check catches every error
+ * frame-source makes; use isFrameSourceError() to get the union that `switch (err.code)` narrows.
  */
-export class FrameSourceError extends Error {
-  /** What went wrong, as one of the stable {@link ErrorCode}s. */
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+export class FrameSourceError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'FrameSourceError';
     this.code = code;
+  }
+
+  // Subclasses get the ordinary instanceof; the base class also claims the option errors.
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === FrameSourceError && (value instanceof OptionTypeError || value instanceof OptionRangeError);
   }
 }
 
@@ -73,8 +100,21 @@ export class OptionRangeError extends RangeError {
   }
 }
 
+/** A position (seek target, playback rate) outside what the source allows. */
+export class PositionRangeError extends RangeError {
+  readonly code = 'ERR_OUT_OF_RANGE' as const;
+  constructor(
+    readonly argument: string,
+    readonly expected: string,
+    readonly received: unknown,
+  ) {
+    super(`${argument} must be ${expected}; received ${describe(received)}`);
+    this.name = 'PositionRangeError';
+  }
+}
+
 /** The pipeline description names elements that are not installed. */
-export class MissingElementError extends FrameSourceError {
+export class MissingElementError extends FrameSourceError<'ERR_MISSING_ELEMENT'> {
   /** Debian packages that usually provide the missing elements ([] when none is known). */
   readonly packages: string[];
   constructor(
@@ -96,9 +136,9 @@ export class MissingElementError extends FrameSourceError {
 }
 
 /** A GStreamer error message from the running pipeline (GStreamer's text and debug string). */
-export class PipelineError extends FrameSourceError {
+export class PipelineError extends FrameSourceError<PipelineErrorCode> {
   constructor(
-    code: ErrorCode,
+    code: PipelineErrorCode,
     message: string,
     /** GStreamer's debug string: file, function and details. */
     readonly debug: string,
@@ -112,6 +152,22 @@ export class PipelineError extends FrameSourceError {
     super(code, message);
     this.name = 'PipelineError';
   }
+}
+
+/**
+ * Every error frame-source throws, rejects with or emits, as one union discriminated by `code`:
+ * `switch (err.code) { case 'ERR_MISSING_ELEMENT': err.elements ... }` type-checks.
+ */
+export type AnyFrameSourceError =
+  | MissingElementError
+  | PipelineError
+  | OptionTypeError
+  | OptionRangeError
+  | FrameSourceError<Exclude<ErrorCode, 'ERR_MISSING_ELEMENT' | 'ERR_INVALID_OPTION'>>;
+
+/** Narrows a caught value to AnyFrameSourceError (a `catch` clause gives you `unknown`). */
+export function isFrameSourceError(value: unknown): value is AnyFrameSourceError {
+  return value instanceof FrameSourceError;
 }
 
 function describe(v: unknown): string {

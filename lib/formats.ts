@@ -1,6 +1,12 @@
 // Pixel formats and plane layouts: GStreamer's names mapped to WebCodecs' where one exists.
 import { FrameSourceError } from './errors';
+import { colorSpaceFromColorimetry, type VideoColorSpaceInit } from '../web/colorimetry';
 import type { NativeFormatItem } from '../types/binding';
+
+export type { VideoColorSpaceInit } from '../web/colorimetry';
+
+/** The pixel formats WebCodecs' VideoFrame takes (TypeScript's DOM `VideoPixelFormat`). */
+export type WebCodecsPixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' | 'I422' | 'I444' | 'NV12';
 
 /** WebCodecs VideoPixelFormat names, or GStreamer's name for formats WebCodecs lacks (GRAY8, YUY2, ...). */
 export type PixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' | 'I422' | 'I444' | 'NV12' | (string & Record<never, never>);
@@ -41,12 +47,19 @@ export interface VideoFormat {
   elements: readonly string[];
   /** The video decoder in use (e.g. 'avdec_h264', 'vp8dec'), or null. */
   decoder: string | null;
+  /** Where frames are handed over ('cpu', 'dmabuf', ...). */
+  backend: string;
+  /** Backends preferred over it, and why each was not used. */
+  skippedBackends: ReadonlyArray<{ name: string; reason: string }>;
 }
 
-/** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
+/**
+ * The init dictionary for WebCodecs' `new VideoFrame(data, init)`; assignable to the DOM library's
+ * VideoFrameBufferInit. Plain data: it survives JSON and structured clone.
+ */
 export interface VideoFrameBufferInit {
   /** The WebCodecs pixel format. */
-  format: PixelFormat;
+  format: WebCodecsPixelFormat;
   /** Width in pixels. */
   codedWidth: number;
   /** Height in pixels. */
@@ -61,9 +74,11 @@ export interface VideoFrameBufferInit {
   displayWidth?: number;
   /** Display height, present when the pixels are not square. */
   displayHeight?: number;
+  /** From the caps' colorimetry: without it, browsers draw YUV as BT.709 whatever it is. */
+  colorSpace?: VideoColorSpaceInit;
 }
 
-const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
+const GST_TO_WEBCODECS: Record<string, WebCodecsPixelFormat> = {
   RGBA: 'RGBA',
   BGRA: 'BGRA',
   RGBx: 'RGBX',
@@ -77,7 +92,7 @@ const GST_TO_WEBCODECS: Record<string, PixelFormat> = {
 const WEBCODECS_FORMATS = new Set<string>(Object.values(GST_TO_WEBCODECS));
 
 /** Whether `format` is a WebCodecs VideoPixelFormat, so that toVideoFrameInit() works for frames in it. */
-export function isWebCodecsFormat(format: string): boolean {
+export function isWebCodecsFormat(format: string): format is WebCodecsPixelFormat {
   return WEBCODECS_FORMATS.has(format);
 }
 
@@ -87,7 +102,11 @@ export function layoutFromPairs(pairs: readonly number[]): PlaneLayout[] {
   return out;
 }
 
-export function toVideoFormat(item: NativeFormatItem): VideoFormat {
+export function toVideoFormat(
+  item: NativeFormatItem,
+  backend = 'cpu',
+  skippedBackends: ReadonlyArray<{ name: string; reason: string }> = [],
+): VideoFormat {
   return Object.freeze({
     format: GST_TO_WEBCODECS[item.format] ?? item.format,
     gstFormat: item.format,
@@ -102,6 +121,8 @@ export function toVideoFormat(item: NativeFormatItem): VideoFormat {
     caps: item.caps,
     elements: Object.freeze([...item.elements]),
     decoder: item.decoder === '' ? null : item.decoder,
+    backend,
+    skippedBackends: Object.freeze(skippedBackends.map((s) => Object.freeze({ ...s }))),
   });
 }
 
@@ -126,6 +147,8 @@ export function videoFrameInit(
     layout: layout.map((p) => ({ offset: p.offset, stride: p.stride })),
   };
   if (duration !== null) init.duration = duration;
+  const colorSpace = colorSpaceFromColorimetry(format.colorimetry);
+  if (Object.keys(colorSpace).length > 0) init.colorSpace = colorSpace;
   if (format.pixelAspectRatio !== 1) {
     init.displayWidth = Math.round(format.width * format.pixelAspectRatio);
     init.displayHeight = format.height;

@@ -2,11 +2,22 @@
 // the ring (slot memory, frames handed out); the native handle is a flat set of operations.
 // Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
 import { EventEmitter } from 'node:events';
+import { markAsUntransferable } from 'node:worker_threads';
+import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
 import { loadBinding } from './binding';
-import { FrameSourceError, MissingElementError, PipelineError } from './errors';
+import {
+  FrameSourceError,
+  MissingElementError,
+  OptionTypeError,
+  PipelineError,
+  PositionRangeError,
+  isFrameSourceError,
+  type AnyFrameSourceError,
+} from './errors';
 import { Frame } from './frame';
 import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
+import { normalizeAllocator } from './backends';
 import { isNetworkScheme } from './sources';
 import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeStats } from '../types/binding';
 
@@ -30,6 +41,9 @@ export interface FrameSourceStats extends NativeStats {
   live: boolean;
   /** Reconnections made so far (network sources with the `reconnect` option). */
   reconnects: number;
+  /** Frames of a GPU backend copied into CPU memory by frame.download(), and their bytes. */
+  downloadedFrames: number;
+  bytesDownloaded: number;
 }
 
 const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'bytesCopied', 'droppedFrames'] as const;
@@ -41,9 +55,9 @@ export interface FrameSourceEvents {
   /** The pipeline reached its end; the iterator ends after the frames before it. */
   eos: [];
   /** A pipeline error. Only emitted when listened to; the iterator rejects with it either way. */
-  error: [error: Error];
-  /** A GStreamer warning; the pipeline goes on. */
-  warning: [warning: PipelineError];
+  error: [error: AnyFrameSourceError];
+  /** A GStreamer warning (a PipelineError), or frame-source's own (ERR_CLOSE_TIMEOUT, ERR_SLOT_DETACHED). */
+  warning: [warning: FrameSourceError];
   /** Every `statsInterval` ms. */
   stats: [stats: FrameSourceStats];
   /** A network source lost its connection and frame-source is reconnecting (the iterator goes on). */
@@ -57,6 +71,19 @@ export interface FrameSourceEvents {
       error: PipelineError;
     },
   ];
+  /** The duration (µs, or null when unknown) became known or changed. */
+  duration: [duration: number | null];
+  /** A seek completed: the next frame (marked `discontinuity`) is at `position` µs (null: none came, end of stream). */
+  seek: [info: { position: number | null }];
+}
+
+/** Options of {@link FrameSource.seek}. */
+export interface SeekOptions {
+  /**
+   * false (default): land on the keyframe at or before the position (fast). true: decode from that
+   * keyframe and deliver from the first frame at or after the position.
+   */
+  accurate?: boolean;
 }
 
 /** A camera GStreamer can see. */
@@ -78,6 +105,8 @@ interface Session {
   handle: FrameSourceHandle;
   slots: Map<number, { buffer: ArrayBufferLike; offset: number }>;
   release: (frame: Frame) => void;
+  /** Replaced by a reconnect: nothing more is read from it. */
+  retired: boolean;
 }
 
 interface Reader {
@@ -86,18 +115,25 @@ interface Reader {
   kept: boolean;
 }
 
+// What _release() says: not held (already released), released, or released with its slot detached.
+const RELEASE_NONE = 0;
+const RELEASE_DETACHED = 2;
+
 const ITEM_FRAME = 0;
 const ITEM_FORMAT = 1;
 const ITEM_EOS = 2;
 const ITEM_ERROR = 3;
 const ITEM_WARNING = 4;
 const ITEM_LIVE = 5;
+const ITEM_SEEK = 6;
+const ITEM_DURATION = 7;
 const GST_CORE_ERROR_NEGOTIATION = 7;
 const GST_CORE_ERROR_MISSING_PLUGIN = 12;
 const GST_RESOURCE_ERROR_NOT_FOUND = 3;
 const GST_RESOURCE_ERROR_BUSY = 4;
 const GST_RESOURCE_ERROR_OPEN_READ = 5;
 const GST_RESOURCE_ERROR_READ = 9;
+const GST_STREAM_ERROR_FAILED = 1;
 const GST_STREAM_ERROR_TYPE_NOT_FOUND = 4;
 const GST_STREAM_ERROR_WRONG_TYPE = 5;
 const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
@@ -125,14 +161,11 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
     if (item.code === GST_RESOURCE_ERROR_BUSY) return 'ERR_CAMERA_BUSY';
     if (item.code === GST_RESOURCE_ERROR_NOT_FOUND) return 'ERR_CAMERA_NOT_FOUND';
   }
-  if (
-    src.kind === 'uri' &&
-    isNetworkScheme(src.scheme) &&
-    resource &&
-    item.code >= GST_RESOURCE_ERROR_NOT_FOUND &&
-    item.code <= GST_RESOURCE_ERROR_READ
-  ) {
-    return 'ERR_CONNECTION';
+  if (src.kind === 'uri' && isNetworkScheme(src.scheme)) {
+    if (resource && item.code >= GST_RESOURCE_ERROR_NOT_FOUND && item.code <= GST_RESOURCE_ERROR_READ) return 'ERR_CONNECTION';
+    // souphttpsrc (1.22) reports a refused or silent connection only as its flow failing; the
+    // network source inside uridecodebin is always named "source".
+    if (stream && item.code === GST_STREAM_ERROR_FAILED && item.source === 'source') return 'ERR_CONNECTION';
   }
   if (resource && (item.code === GST_RESOURCE_ERROR_OPEN_READ || item.code === GST_RESOURCE_ERROR_NOT_FOUND) && src.kind === 'uri') {
     return 'ERR_FILE_NOT_FOUND';
@@ -149,6 +182,8 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
       `. GStreamer lacks a plugin${item.missing ? ` (${item.missing})` : ''}: on Debian/Ubuntu install ` +
       'gstreamer1.0-libav, gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad or gstreamer1.0-plugins-ugly ' +
       '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)';
+  } else if (code === 'ERR_CONNECTION' && options.source.kind === 'uri') {
+    fix = `: could not read ${options.source.uri} (connection refused, lost or timed out)`;
   } else if (isDelayedLinkFailure(item)) {
     fix =
       ": the decoder's output could not be linked to the rest of the pipeline " +
@@ -185,7 +220,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #format: VideoFormat | null = null;
   #readers: Reader[] = [];
   #ended = false;
-  #error: Error | null = null;
+  #error: AnyFrameSourceError | null = null;
   #closing: Promise<void> | null = null;
   #registry: FinalizationRegistry<{ session: Session; id: number }>;
   #delivered = 0;
@@ -194,6 +229,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #reconnects = 0;
+  #downloaded = 0;
+  #bytesDownloaded = 0;
   #totalReconnects = 0;
   // Counters of pipelines replaced by reconnects, so that stats cover the whole stream.
   #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, bytesCopied: 0, droppedFrames: 0 };
@@ -201,6 +238,29 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
   #connectionLost: PipelineError | null = null;
+  // Playback control (see the region below).
+  #duration: number | null = null;
+  #position: number | null = null;
+  #nextPosition: number | null = null;
+  #paused = false;
+  #rate = 1;
+  #seekId = 0;
+  #pendingSeek: { id: number; resolve: () => void; reject: (err: Error) => void } | null = null;
+  #stepReaders: Reader[] = [];
+  // With `loop`, timestamps go on across restarts: what is added to the stream's own timestamps.
+  #loopOffset = 0;
+  #lastEnd: number | null = null;
+  // The current pipeline's error, announced ahead of the frames queued before it.
+  #earlyError: PipelineError | null = null;
+
+  /**
+   * Every frame hand-over backend and whether it works on this machine, with the reason when not:
+   * `[{ name: 'cpu', available: true }, { name: 'dmabuf', available: false, reason: '...' }, ...]`.
+   * `dmabufAllocator` probes the dmabuf backend for that allocator (default 'auto').
+   */
+  static async backends(options?: { dmabufAllocator?: DmabufAllocator }): Promise<BackendInfo[]> {
+    return probeBackends(loadBinding(), normalizeAllocator(options?.dmabufAllocator));
+  }
 
   /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
   static async devices(): Promise<CameraDevice[]> {
@@ -211,19 +271,22 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   constructor(options?: FrameSourceOptions) {
     super();
     const binding = loadBinding();
-    this.options = Object.freeze(normalizeOptions(options, binding));
+    this.options = Object.freeze(
+      normalizeOptions(options, {
+        uriSchemeSupported: (scheme) => binding.uriSchemeSupported(scheme),
+        hardwareDecoders: () => binding.hardwareDecoders(),
+        backends: (allocator) => probeBackends(binding, allocator),
+      }),
+    );
     this.#native = toNativeOptions(this.options);
     // Registered on each frame's data view: while you hold frame.data, the slot stays yours.
     this.#registry = new FinalizationRegistry(({ session, id }: { session: Session; id: number }) => {
-      if (session.handle._release(id)) {
-        this.#held--;
-        this.#gcReleased++;
-      }
+      if (this.#releaseNative(session, id)) this.#gcReleased++;
     });
     this.#session = this.#openSession();
     if (this.options.statsInterval > 0) {
       this.#statsTimer = setInterval(() => {
-        if (this.#state === 'open') this.emit('stats', this.stats);
+        if (this.#state === 'open') this.#emitSafe('stats', this.stats);
       }, this.options.statsInterval);
       this.#statsTimer.unref();
     }
@@ -244,10 +307,44 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       slots: new Map(),
       release: (frame: Frame): void => {
         this.#registry.unregister(frame);
-        if (handle._release(frame.id)) this.#held--;
+        this.#releaseNative(session, frame.id);
       },
+      retired: false,
     };
     return session;
+  }
+
+  // Gives a frame's slot back. The native side notices a slot whose ArrayBuffer was detached (the
+  // sharedMemory: false fallback, transferred by a path that ignores markAsUntransferable): that
+  // slot is retired for good, never written again, and a new one is allocated when needed.
+  #releaseNative(session: Session, id: number): boolean {
+    const result = session.handle._release(id);
+    if (result === RELEASE_NONE) return false;
+    this.#held--;
+    if (result === RELEASE_DETACHED && this.#state === 'open') {
+      this.#emitSafe(
+        'warning',
+        new FrameSourceError(
+          'ERR_SLOT_DETACHED',
+          "a frame's ArrayBuffer was detached (transferred away): its slot was retired and will not be written again. " +
+            'Never transfer frame.data.buffer; copy the bytes, or use SharedArrayBuffer memory',
+        ),
+      );
+    }
+    return true;
+  }
+
+  // Emits an event; a listener that throws does not break the source (which goes on, or closes as
+  // it would have): its exception is rethrown on the next tick, so it surfaces as an uncaught
+  // exception exactly as from any asynchronous EventEmitter.
+  #emitSafe<E extends keyof FrameSourceEvents>(event: E, ...args: FrameSourceEvents[E]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
   }
 
   /** Where the source is in its life. */
@@ -271,6 +368,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       gcReleasedFrames: this.#gcReleased,
       memory: this.options.sharedMemory ? 'shared' : 'arraybuffer',
       live: this.#live,
+      downloadedFrames: this.#downloaded,
+      bytesDownloaded: this.#bytesDownloaded,
     };
   }
 
@@ -288,20 +387,23 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     if (this.#state !== 'open' || this.#ended) return Promise.resolve(null);
     // Checked before taking a queued frame: the pool has one buffer more than the ring (appsink
     // keeps the newest), so a frame may be waiting even when you hold ringSize.
+    // Reads still waiting count as frames held: each will hold a slot when it is served.
     const held = this.#held;
-    if (held >= this.options.ringSize) {
+    const waiting = this.#readers.length;
+    if (held + waiting >= this.options.ringSize) {
       return Promise.reject(
         new FrameSourceError(
           'ERR_RING_EXHAUSTED',
-          `you hold all ${held} frames of the ring (ringSize ${this.options.ringSize}), so no new frame can arrive: ` +
-            `release() some, or raise the ringSize option`,
+          `you hold ${held} frame(s) and wait for ${waiting} more, which is the whole ring (ringSize ${this.options.ringSize}), ` +
+            `so no new frame can arrive: release() some, or raise the ringSize option`,
         ),
       );
     }
-    return new Promise<Frame | null>((resolve, reject) => {
+    const read = new Promise<Frame | null>((resolve, reject) => {
       this.#readers.push({ resolve, reject, kept });
-      this.#onWake(this.#session);
     });
+    this.#onWake(this.#session);
+    return read;
   }
 
   /**
@@ -309,21 +411,30 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
    * call frame.keep(). Leaving the loop (break, return, throw) closes the source.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
-    let current: Frame | null = null;
-    const dropCurrent = (): void => {
-      if (current && !current.kept) current.release();
-      current = null;
+    // Every frame this iterator handed out and not yet dropped: concurrent next() calls each hand
+    // one out, and the next step releases them all (unless kept).
+    const handed = new Set<Frame>();
+    const dropHanded = (): void => {
+      for (const frame of handed) if (!frame.kept) frame.release();
+      handed.clear();
     };
     const iterator: AsyncIterableIterator<Frame> = {
       next: async () => {
-        dropCurrent();
-        const frame = await this.#read(false);
+        dropHanded();
+        let frame: Frame | null;
+        try {
+          frame = await this.#read(false);
+        } catch (err) {
+          // A loop that rejects is left, like one that breaks: the source closes.
+          void this.close();
+          throw err;
+        }
         if (!frame) return { done: true, value: undefined };
-        current = frame;
+        handed.add(frame);
         return { done: false, value: frame };
       },
       return: async () => {
-        dropCurrent();
+        dropHanded();
         await this.close();
         return { done: true, value: undefined };
       },
@@ -342,8 +453,10 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       if (this.#statsTimer) clearInterval(this.#statsTimer);
       if (this.#retryTimer) clearTimeout(this.#retryTimer);
       for (const r of this.#readers.splice(0)) r.resolve(null);
-      const sessions = [this.#session, ...this.#retired.splice(0)];
-      this.#closing = Promise.all(sessions.map((s) => s.handle._close())).then(() => {
+      for (const r of this.#stepReaders.splice(0)) r.resolve(null);
+      this.#settleSeek(new FrameSourceError('ERR_CLOSED', 'the source was closed before the seek completed'));
+      const sessions = new Set([this.#session, ...this.#retired.splice(0)]);
+      this.#closing = Promise.all([...sessions].map((s) => this.#closeSession(s))).then(() => {
         this.#state = 'closed';
         this.#session.slots.clear();
       });
@@ -351,14 +464,229 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return this.#closing;
   }
 
+  // Closes one native pipeline, within closeTimeout: an element stuck in a system call (a read on a
+  // pipe nobody writes to, in a pipeline of the user's) cannot be stopped, so it is abandoned, with
+  // a warning, rather than left to hang close(), the event loop and process exit.
+  #closeSession(session: Session): Promise<void> {
+    const closed = session.handle._close();
+    const limit = this.options.closeTimeout;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        if (session.handle._abandon()) {
+          this.#emitSafe(
+            'warning',
+            new FrameSourceError(
+              'ERR_CLOSE_TIMEOUT',
+              `the pipeline did not stop within ${limit} ms (an element is blocked, e.g. reading a pipe or device with no writer): ` +
+                'it was abandoned; its threads end when the blocking call returns, and frames you hold stay valid',
+            ),
+          );
+        }
+        resolve();
+      }, limit);
+    });
+    return Promise.race([closed, timeout]).finally(() => clearTimeout(timer));
+  }
+
   /** For `await using source = new FrameSource(...)`: closes the source. */
   async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Playback control. Every call returns at once: state changes and seeks run on the native control
+  // thread, in the order they were asked for, and their results come back as items.
+
+  /** Duration in µs, or null while unknown (before the first frame) and for live streams. */
+  get duration(): number | null {
+    return this.#duration;
+  }
+
+  /**
+   * Where the last frame delivered is on the media's timeline (µs, the timeline seek() takes), or
+   * null before the first. It equals that frame's `timestamp` except where the container shifts
+   * timestamps (MP4 with B-frames: by the decoder delay).
+   */
+  get position(): number | null {
+    return this.#position;
+  }
+
+  /** Whether pause() is in force. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Playback rate: 2 plays twice as fast, -1 backwards (where the demuxer can). It changes the pace
+   * only with the `sync` option (otherwise frames come as fast as they are decoded) and the
+   * timestamps' direction. Setting it seeks to the current position; see setRate() to await it.
+   */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  set rate(rate: number) {
+    // Errors about the value throw here; a failure of the seek itself goes to 'error' listeners
+    // only as a rejection of setRate(), which this setter ignores.
+    this.#checkRate(rate);
+    this.setRate(rate).catch(() => undefined);
+  }
+
+  /** Changes the playback rate (see `rate`); resolves once the next frame is at the new rate. */
+  setRate(rate: number): Promise<void> {
+    try {
+      this.#checkRate(rate);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Forwards from where the last frame delivered ends; backwards from the middle of the frame
+    // before it (its start may be off: an accurate seek clips the first frame's start to the target).
+    const fps = this.#format?.framerate ?? 0;
+    const frameUs = fps > 0 ? 1e6 / fps : 0;
+    const end = this.#nextPosition ?? this.options.end ?? this.#duration ?? 0;
+    const from = rate > 0 ? (this.#nextPosition ?? this.options.start) : Math.max(this.options.start, Math.floor(end - 1.5 * frameUs));
+    const previous = this.#rate;
+    this.#rate = rate;
+    return this.#startSeek(from, true).catch((err: Error) => {
+      if ((err as FrameSourceError).code !== 'ERR_SEEK_SUPERSEDED') this.#rate = previous;
+      throw err;
+    });
+  }
+
+  #checkRate(rate: number): void {
+    if (typeof rate !== 'number' || Number.isNaN(rate)) throw new OptionTypeError('rate', 'a number', rate);
+    if (!Number.isFinite(rate) || rate === 0 || Math.abs(rate) > 64 || Math.abs(rate) < 1 / 64) {
+      throw new PositionRangeError('rate', 'a non-zero number from -64 to 64 (at least 1/64 in size)', rate);
+    }
+  }
+
+  /**
+   * Moves playback to `position` (µs, the media's own time). Resolves when the next frame the
+   * source delivers is the seek's target; frames read meanwhile wait for it. Frames you hold stay
+   * valid; the first frame after the seek has `discontinuity` set and a 'seek' event precedes it.
+   * A later seek wins: the earlier one rejects with ERR_SEEK_SUPERSEDED. Rejects with
+   * ERR_NOT_SEEKABLE for live or non-seekable sources, ERR_OUT_OF_RANGE for a position outside the
+   * media (or the start/end range), ERR_CLOSED once the source is closing or closed.
+   */
+  seek(position: number, options: SeekOptions = {}): Promise<void> {
+    if (typeof position !== 'number' || Number.isNaN(position)) {
+      return Promise.reject(new OptionTypeError('position', 'a number of microseconds', position));
+    }
+    if (typeof options !== 'object' || options === null) return Promise.reject(new OptionTypeError('options', 'an object', options));
+    const accurate = options.accurate ?? false;
+    if (typeof accurate !== 'boolean') return Promise.reject(new OptionTypeError('accurate', 'a boolean', accurate));
+    const end = this.options.end ?? this.#duration;
+    if (!Number.isFinite(position) || position < this.options.start || (end !== null && position >= end)) {
+      const range = end !== null ? `from ${this.options.start} to below ${end} µs` : `at least ${this.options.start} µs`;
+      return Promise.reject(new PositionRangeError('position', `a time in the media, ${range}`, position));
+    }
+    return this.#startSeek(Math.floor(position), accurate);
+  }
+
+  #startSeek(position: number, accurate: boolean): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#state !== 'open' || this.#ended) {
+      return Promise.reject(new FrameSourceError('ERR_CLOSED', 'the source is closed (or reached its end): it cannot seek'));
+    }
+    if (this.#live) {
+      return Promise.reject(new FrameSourceError('ERR_NOT_SEEKABLE', 'a live source (camera, network stream, live test) cannot seek'));
+    }
+    this.#settleSeek(new FrameSourceError('ERR_SEEK_SUPERSEDED', 'a later seek replaced this one before it completed'));
+    const id = ++this.#seekId;
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingSeek = { id, resolve, reject };
+      this.#session.handle._seek(id, position, this.options.end ?? -1, this.#rate, accurate);
+    });
+  }
+
+  #settleSeek(err: Error): void {
+    const pending = this.#pendingSeek;
+    this.#pendingSeek = null;
+    pending?.reject(err);
+  }
+
+  #onSeekDone(id: number, ok: boolean, message: string, position: number): void {
+    const pending = this.#pendingSeek;
+    if (!pending || pending.id !== id) return;
+    this.#pendingSeek = null;
+    if (!ok) {
+      pending.reject(new FrameSourceError('ERR_NOT_SEEKABLE', message || 'this stream cannot seek (GStreamer says it is not seekable)'));
+      return;
+    }
+    // Timestamps after a seek are the media's own again (with `loop`, restarts shift them to grow).
+    this.#loopOffset = 0;
+    this.#lastEnd = null;
+    this.#emitSafe('seek', { position: position >= 0 ? position : null });
+    pending.resolve();
+  }
+
+  /**
+   * Stops delivering frames: the pipeline goes to PAUSED, so decoding stops and no new memory is
+   * taken (frames already decoded stay in their slots). Readers wait until resume() or step(). A
+   * live source stops capturing: what it would have sent meanwhile is lost. No-op once closed.
+   */
+  pause(): void {
+    if (this.#paused || this.#state !== 'open') return;
+    this.#paused = true;
+    this.#session.handle._pause(true);
+  }
+
+  /** Goes on from where pause() stopped. */
+  resume(): void {
+    if (!this.#paused || this.#state !== 'open') return;
+    this.#paused = false;
+    this.#session.handle._pause(false);
+    this.#onWake(this.#session);
+  }
+
+  /**
+   * While paused: advances `frames` frames (default 1) and resolves with the last of them, yours
+   * until you release() it (those in between are released). Resolves with null at the end of the
+   * stream or once closed; rejects with ERR_NOT_PAUSED when not paused.
+   */
+  async step(frames = 1): Promise<Frame | null> {
+    if (!Number.isInteger(frames) || frames < 1 || frames > 1_000_000) {
+      throw new PositionRangeError('frames', 'an integer from 1 to 1000000', frames);
+    }
+    if (this.#error) throw this.#error;
+    if (this.#state !== 'open') throw new FrameSourceError('ERR_CLOSED', 'the source is closed: it cannot step');
+    if (!this.#paused) throw new FrameSourceError('ERR_NOT_PAUSED', 'step() needs a paused source: call pause() first');
+    let frame: Frame | null = null;
+    for (let i = 0; i < frames; i++) {
+      frame?.release();
+      frame = await this.#stepOne();
+      if (!frame) return null;
+    }
+    return frame;
+  }
+
+  #stepOne(): Promise<Frame | null> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#state !== 'open' || this.#ended) return Promise.resolve(null);
+    if (this.#held >= this.options.ringSize) {
+      return Promise.reject(
+        new FrameSourceError('ERR_RING_EXHAUSTED', `you hold all ${this.#held} frames of the ring: release() some before step()`),
+      );
+    }
+    return new Promise<Frame | null>((resolve, reject) => {
+      this.#stepReaders.push({ resolve, reject, kept: true });
+      // A frame decoded before the pause (or the one the sink prerolled on) comes first.
+      if (this.#session.handle._stats().queuedFrames === 0) this.#session.handle._step();
+      this.#onWake(this.#session);
+    });
+  }
+
+  // Whether the head of the native queue may be delivered now: a step takes it even while paused;
+  // readers wait while paused and while a seek is on its way to its target.
+  #acceptsFrame(): boolean {
+    if (this.#stepReaders.length > 0) return true;
+    return this.#readers.length > 0 && !this.#paused && this.#pendingSeek === null;
+  }
+
   // Called on the JS thread by the native side when items are waiting, and by readers.
   #onWake(session: Session): void {
-    if (this.#state !== 'open' || session !== this.#session) return;
+    if (this.#state !== 'open' || session !== this.#session || session.retired) return;
     try {
       this.#serviceSlots(session);
       this.#pump(session);
@@ -368,7 +696,12 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   }
 
   #allocate(bytes: number): Uint8Array {
-    return this.options.sharedMemory ? new Uint8Array(new SharedArrayBuffer(bytes)) : new Uint8Array(new ArrayBuffer(bytes));
+    if (this.options.sharedMemory) return new Uint8Array(new SharedArrayBuffer(bytes));
+    // An ArrayBuffer can be transferred (detached), and its memory then freed by its new owner while
+    // GStreamer writes into it: Node's postMessage and structuredClone copy it instead.
+    const buffer = new ArrayBuffer(bytes);
+    markAsUntransferable(buffer);
+    return new Uint8Array(buffer);
   }
 
   // The streaming thread is waiting for these: answer before anything else.
@@ -397,16 +730,16 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
   #pump(session: Session): void {
     const h = session.handle;
-    while (this.#state === 'open' && session === this.#session) {
-      const item = h._next(this.#readers.length > 0);
+    while (this.#state === 'open' && session === this.#session && !session.retired) {
+      const item = h._next(this.#acceptsFrame());
       if (!item) return;
       switch (item.type) {
         case ITEM_FRAME:
           this.#deliver(session, item);
           break;
         case ITEM_FORMAT:
-          this.#format = toVideoFormat(item);
-          this.emit('format', this.#format);
+          this.#format = toVideoFormat(item, this.options.backend, this.options.skippedBackends);
+          this.#emitSafe('format', this.#format);
           break;
         case ITEM_EOS:
           if (this.#connectionLost) {
@@ -417,58 +750,118 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
           }
           this.#ended = true;
           for (const r of this.#readers.splice(0)) r.resolve(null);
-          this.emit('eos');
+          for (const r of this.#stepReaders.splice(0)) r.resolve(null);
+          this.#emitSafe('eos');
           void this.close();
           return;
         case ITEM_ERROR: {
-          const err = toPipelineError(item, this.options);
-          if (!this.#reconnect(err)) this.#fail(err);
+          if (item.early) {
+            // Announced at once, even to a consumer that is not reading: listeners hear of it and
+            // a reconnect starts now. Frames decoded before the error can still be read.
+            if (this.#earlyError) break;
+            const err = toPipelineError(item, this.options);
+            this.#earlyError = err;
+            if (this.#reconnect(err)) return;
+            if (this.listenerCount('error') > 0) this.#emitSafe('error', err);
+            break;
+          }
+          // In order, after those frames: readers reject with the same error, and the source closes.
+          const announced = this.#earlyError;
+          const err = announced ?? toPipelineError(item, this.options);
+          if (announced || !this.#reconnect(err)) this.#fail(err, announced === null);
           return;
         }
         case ITEM_WARNING: {
           const warning = toPipelineError(item, this.options);
           // The error that usually follows a failed delayed link can be lost in decodebin: fail now.
           if (isDelayedLinkFailure(item)) {
-            this.#fail(warning);
+            const announced = this.#earlyError;
+            this.#fail(announced ?? warning, announced === null);
             return;
           }
           if (warning.code === 'ERR_CONNECTION') this.#connectionLost = warning;
-          this.emit('warning', warning);
+          this.#emitSafe('warning', warning);
           break;
         }
         case ITEM_LIVE:
           this.#live = item.live;
           break;
+        case ITEM_SEEK:
+          this.#onSeekDone(item.id, item.ok, item.message, item.position);
+          break;
+        case ITEM_DURATION: {
+          const duration = item.duration >= 0 ? item.duration : null;
+          if (duration !== this.#duration) {
+            this.#duration = duration;
+            this.#emitSafe('duration', duration);
+          }
+          break;
+        }
       }
     }
   }
 
   #deliver(session: Session, item: NativeFrameItem): void {
-    const reader = this.#readers.shift()!;
-    const slot = session.slots.get(item.slot);
+    const reader = this.#stepReaders.shift() ?? this.#readers.shift()!;
+    const slot = item.handles ? undefined : session.slots.get(item.slot);
     const format = this.#format;
-    if (!slot || !format) {
-      session.handle._release(item.id);
+    if ((!slot && !item.handles) || !format) {
+      this.#releaseNative(session, item.id);
       throw new Error(`frame-source internal error: frame in unknown slot ${item.slot}`);
     }
-    const data = new Uint8Array(slot.buffer, slot.offset + item.offset, item.size);
-    const frame = new Frame(
+    // A GPU backend's frame has no bytes in the ring: its descriptor stands in for them, and
+    // the GC guard is registered on the descriptor instead.
+    const data = slot ? new Uint8Array(slot.buffer, slot.offset + item.offset, item.size) : null;
+    const cuda = item.handles?.cuda ? cudaDescriptor(item.handles) : null;
+    const dmabuf = item.handles && !cuda ? dmabufDescriptor(item.handles) : null;
+    const handle = session.handle;
+    const download = async (): Promise<Uint8Array> => {
+      const target = this.#allocate(item.size);
+      const n = await handle._download(item.id, target);
+      this.#downloaded++;
+      this.#bytesDownloaded += n;
+      return target;
+    };
+    const frame = Frame.create(
       session.release,
       item.id,
       data,
       format,
-      item.layout ? layoutFromPairs(item.layout) : format.layout,
-      item.pts >= 0 ? item.pts : null,
+      // A cuda frame's planes are where its device memory has them (pitched), also in download().
+      cuda ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })) : item.layout ? layoutFromPairs(item.layout) : format.layout,
+      this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
       item.duration >= 0 ? item.duration : null,
       item.sequence,
       item.copied,
       reader.kept,
+      this.options.backend,
+      dmabuf,
+      download,
+      cuda,
+      item.discont === true,
     );
-    this.#registry.register(data, { session, id: item.id }, frame);
+    if (item.position >= 0) {
+      this.#position = item.position;
+      this.#nextPosition = item.position + (frame.duration ?? 0);
+    }
+    this.#registry.register(data ?? dmabuf ?? cuda!, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
     this.#held++;
     reader.resolve(frame);
+  }
+
+  // With `loop`, a restart shows as a timestamp going back: shift it to go on where the last
+  // frame ended, so timestamps only ever grow (as WebCodecs and encoders expect).
+  #continuedTimestamp(pts: number | null, duration: number | null): number | null {
+    if (pts === null || !this.options.loop) return pts;
+    let ts = pts + this.#loopOffset;
+    if (this.#lastEnd !== null && ts < this.#lastEnd) {
+      this.#loopOffset = this.#lastEnd - pts;
+      ts = this.#lastEnd;
+    }
+    this.#lastEnd = ts + (duration ?? 0);
+    return ts;
   }
 
   // A network source that lost its connection: replace the pipeline after a delay, and let the
@@ -479,18 +872,21 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     if (!policy || (err.code !== 'ERR_CONNECTION' && err.code !== 'ERR_PIPELINE') || this.#reconnects >= policy.attempts) return false;
     this.#reconnects++;
     this.#totalReconnects++;
+    // Retired at once: a second error queued by the same pipeline must not start a second reconnect.
     const old = this.#session;
+    old.retired = true;
     this.#retired.push(old);
     void old.handle._close().then(() => {
       const i = this.#retired.indexOf(old);
       if (i >= 0 && this.#state === 'open') this.#retired.splice(i, 1);
     });
-    this.emit('reconnect', { attempt: this.#reconnects, delay: policy.delay, error: err });
+    this.#emitSafe('reconnect', { attempt: this.#reconnects, delay: policy.delay, error: err });
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       if (this.#state !== 'open') return;
       try {
         this.#connectionLost = null;
+        this.#earlyError = null;
         const last = old.handle._stats();
         for (const key of CARRIED) this.#carried[key] += last[key];
         this.#session = this.#openSession();
@@ -502,12 +898,15 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return true;
   }
 
-  #fail(err: Error): void {
+  #fail(cause: Error, emit = true): void {
     if (this.#error || this.#state !== 'open') return;
+    const err = isFrameSourceError(cause) ? cause : new FrameSourceError('ERR_INTERNAL', `frame-source internal error: ${cause.message}`, { cause });
     this.#error = err;
     for (const r of this.#readers.splice(0)) r.reject(err);
+    for (const r of this.#stepReaders.splice(0)) r.reject(err);
+    this.#settleSeek(err);
     // An 'error' event without a listener would throw from here and take the process down.
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (emit && this.listenerCount('error') > 0) this.#emitSafe('error', err);
     void this.close();
   }
 }

@@ -1,6 +1,8 @@
 // One video frame: a view on the slot GStreamer wrote it into. The slot is not reused until the
 // frame is released (explicitly, by the iterator moving on, or by garbage collection).
+import type { BackendName, CudaDescriptor, DmabufDescriptor } from './backends';
 import { FrameSourceError } from './errors';
+import { sharedTextureInfo, type SharedTextureInfo } from './shared-texture';
 import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
 
 // Node defines Symbol.dispose as Symbol.for('nodejs.dispose') where the engine lacks it; other realms
@@ -9,6 +11,24 @@ const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodej
 
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
+
+type FrameArgs = [
+  release: ReleaseFn,
+  id: number,
+  data: Uint8Array | null,
+  videoFormat: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+  sequence: number,
+  copied: boolean,
+  kept: boolean,
+  backend?: BackendName,
+  dmabuf?: DmabufDescriptor | null,
+  download?: () => Promise<Uint8Array>,
+  cuda?: CudaDescriptor | null,
+  discontinuity?: boolean,
+];
 
 /**
  * One video frame, as a view on the slot GStreamer wrote it into: nothing was copied to make it.
@@ -26,7 +46,7 @@ export class Frame {
   readonly height: number;
   /** Plane offsets and strides relative to `data` (from the buffer's GstVideoMeta when it has one). */
   readonly layout: readonly PlaneLayout[];
-  /** Presentation timestamp in µs, or null when the buffer had none. */
+  /** Presentation timestamp in µs, or null when the buffer had none. With `loop`, it goes on growing across restarts. */
   readonly timestamp: number | null;
   /** Duration in µs, or null. */
   readonly duration: number | null;
@@ -34,27 +54,32 @@ export class Frame {
   readonly sequence: number;
   /** True when upstream ignored the pool and this frame was copied into its slot. */
   readonly copied: boolean;
+  /**
+   * True on the first frame after a jump in the stream (a seek, a loop back to the start): reset
+   * whatever state you keep between consecutive frames. `sequence` goes on counting.
+   */
+  readonly discontinuity: boolean;
   /** @internal */
   readonly id: number;
+  /** Where this frame lives: 'cpu' (data), 'dmabuf' (dmabuf), ... */
+  readonly backend: BackendName;
 
-  #data: Uint8Array;
+  #data: Uint8Array | null;
+  #dmabuf: DmabufDescriptor | null;
+  #cuda: CudaDescriptor | null;
+  #download: () => Promise<Uint8Array>;
   #release: ReleaseFn;
   #kept: boolean;
   #released = false;
 
-  /** @internal frames are made by FrameSource only. */
-  constructor(
-    release: ReleaseFn,
-    id: number,
-    data: Uint8Array,
-    videoFormat: VideoFormat,
-    layout: readonly PlaneLayout[],
-    timestamp: number | null,
-    duration: number | null,
-    sequence: number,
-    copied: boolean,
-    kept: boolean,
-  ) {
+  /** @internal frames are made by FrameSource only (Frame.create). */
+  static create(...args: FrameArgs): Frame {
+    return new Frame(...args);
+  }
+
+  private constructor(...args: FrameArgs) {
+    const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
+    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data), cuda = null] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;
@@ -67,7 +92,61 @@ export class Frame {
     this.duration = duration;
     this.sequence = sequence;
     this.copied = copied;
+    this.discontinuity = args[14] ?? false;
     this.#kept = kept;
+    this.backend = backend;
+    this.#dmabuf = dmabuf;
+    this.#cuda = cuda;
+    this.#download = download;
+  }
+
+  #checkHeld(): void {
+    if (this.#released) {
+      throw new FrameSourceError('ERR_FRAME_RELEASED', `frame ${this.sequence} was released: its memory may hold another frame now`);
+    }
+  }
+
+  /**
+   * The dma-buf file descriptors of a frame of the dmabuf backend (null for other backends), valid
+   * until release. Throws after release().
+   */
+  get dmabuf(): DmabufDescriptor | null {
+    this.#checkHeld();
+    return this.#dmabuf;
+  }
+
+  /**
+   * The device memory of a frame of the cuda backend (null for other backends): the allocation's
+   * base pointer, each plane's offset and pitch, the device, and an IPC handle another process can
+   * open. Valid until release: GStreamer's pool does not reuse the memory before. Throws after release().
+   */
+  get cuda(): CudaDescriptor | null {
+    this.#checkHeld();
+    return this.#cuda;
+  }
+
+  /**
+   * The frame's bytes in CPU memory: `data` itself for a CPU frame; for a GPU backend's frame, one
+   * copy into a new SharedArrayBuffer (ArrayBuffer with sharedMemory: false), made off the JS
+   * thread and counted in stats.downloadedFrames. Laid out as `layout` says.
+   */
+  download(): Promise<Uint8Array> {
+    try {
+      this.#checkHeld();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#download();
+  }
+
+  /**
+   * The frame as Electron's `sharedTexture.importSharedTexture({ textureInfo })` takes it (Linux,
+   * dmabuf backend, NV12/RGBA/BGRA). Keep the frame until the import's `allReferencesReleased`
+   * fires, then release() it. Throws ERR_NOT_IMPORTABLE for other backends and memfd frames.
+   */
+  toSharedTextureInfo(): SharedTextureInfo {
+    this.#checkHeld();
+    return sharedTextureInfo(this.#dmabuf, this.videoFormat, this.timestamp);
   }
 
   /**
@@ -75,8 +154,13 @@ export class Frame {
    * SharedArrayBuffer does not exist) that GStreamer wrote into. Throws after release().
    */
   get data(): Uint8Array {
-    if (this.#released) {
-      throw new FrameSourceError('ERR_FRAME_RELEASED', `frame ${this.sequence} was released: its slot may hold another frame now`);
+    this.#checkHeld();
+    if (!this.#data) {
+      throw new FrameSourceError(
+        'ERR_NO_CPU_MEMORY',
+        `this frame is in ${this.backend} memory, not in CPU memory: read frame.${this.backend} for its handles, ` +
+          `or await frame.download() for its bytes`,
+      );
     }
     return this.#data;
   }

@@ -15,10 +15,21 @@ import {
   type SourceSpec,
   type TestSourceOptions,
 } from './sources';
+import {
+  allocatorCode,
+  chooseBackend,
+  CUDA_FORMATS,
+  DMABUF_FORMATS,
+  normalizeAllocator,
+  normalizeBackend,
+  type Backend,
+  type BackendInfo,
+  type BackendName,
+  type DmabufAllocator,
+} from './backends';
 import type { NativeOptions } from '../types/binding';
 
-/** Where frames are handed over. Only 'cpu' exists in this release; 'auto' picks the best available. */
-export type Backend = 'auto' | 'cpu' | 'dmabuf' | 'cuda' | 'iosurface';
+export type { Backend, BackendName, DmabufAllocator } from './backends';
 
 /**
  * What `new FrameSource(options)` accepts. Give at most one source (`uri`, `camera`, `test` or
@@ -46,6 +57,18 @@ export interface FrameSourceOptions {
   latency?: number;
   /** At end of stream, start again from the beginning (files, non-live sources). */
   loop?: boolean;
+  /**
+   * Where playback starts, in µs of the media's own time (files and other seekable sources).
+   * Also where `loop` goes back to. Default 0.
+   */
+  start?: number;
+  /** Where playback ends, in µs (end of stream comes there). Default: the end of the media. */
+  end?: number;
+  /**
+   * Deliver frames at their own pace on the pipeline clock (real-time playback, as a player would),
+   * instead of as fast as they are decoded. Needed for `rate` to change the pace. Default false.
+   */
+  sync?: boolean;
   /** For network `uri` sources: when the connection drops, reconnect (emitting 'reconnect') instead of failing. */
   reconnect?: boolean | ReconnectOptions;
   /**
@@ -69,8 +92,24 @@ export interface FrameSourceOptions {
   drop?: boolean | 'auto';
   /** Undelivered frames kept before the oldest is dropped, when dropping. Default 1; 1 to 64. */
   maxQueued?: number;
-  /** Frame hand-over backend. Default 'auto' (which is 'cpu' in this release). */
-  backend?: Backend;
+  /**
+   * Where frames are handed over: 'cpu' (default: SharedArrayBuffer slots), 'dmabuf' (Linux DMA-BUF
+   * fds), 'cuda', 'iosurface'; a list in order of preference (the first available is used); or
+   * 'auto' (the best this machine can deliver, 'cpu' last). See FrameSource.backends().
+   */
+  backend?: Backend | BackendName[];
+  /**
+   * How the dmabuf backend allocates frames made in system memory: 'auto' (dma-heap, else udmabuf),
+   * 'dma-heap', 'udmabuf', or 'memfd' (plain shared memory: mappable and passable to another
+   * process, not importable by a GPU). Default 'auto'.
+   */
+  dmabufAllocator?: DmabufAllocator;
+  /**
+   * The cuda backend's GPU (a device index, see FrameSource.backends()): where cudaupload puts
+   * frames made in system memory. Decoders run on the GPU their element belongs to (nvh264dec: the
+   * first; nvh264device1dec: the second, named in a `pipeline`). Default 0.
+   */
+  cudaDevice?: number;
   /**
    * Allocate frame memory as SharedArrayBuffer (shareable with workers). `'auto'` (default) uses it
    * where it exists and otherwise falls back to ArrayBuffer (still zero-copy, not shareable), as in
@@ -79,6 +118,12 @@ export interface FrameSourceOptions {
   sharedMemory?: boolean | 'auto';
   /** Emit a 'stats' event every this many milliseconds; 0 (default) never. */
   statsInterval?: number;
+  /**
+   * How long close() waits for the pipeline to stop, in ms. An element blocked in a system call
+   * (reading a pipe or device nobody writes to) cannot be stopped: after this long it is abandoned
+   * with an ERR_CLOSE_TIMEOUT 'warning' and close() resolves. Default 5000; 100 to 600000.
+   */
+  closeTimeout?: number;
 }
 
 /** The options in force ({@link FrameSource.options}): checked, with every default filled in. */
@@ -95,6 +140,12 @@ export interface NormalizedOptions {
   latency: number | null;
   /** The `loop` option. */
   loop: boolean;
+  /** µs; 0 for the beginning. */
+  start: number;
+  /** µs; null for the end of the media. */
+  end: number | null;
+  /** Whether frames are delivered on the clock (the `sync` option). */
+  sync: boolean;
   /** The `reconnect` option with its defaults, or null when off. */
   reconnect: {
     /** Attempts after each failure before giving up. */
@@ -108,12 +159,19 @@ export interface NormalizedOptions {
   drop: boolean | 'auto';
   /** The `maxQueued` option. */
   maxQueued: number;
-  /** The backend in use: 'cpu', the only one in this release. */
-  backend: 'cpu';
+  /** The backend chosen on this machine. */
+  backend: BackendName;
+  /** Backends preferred over it, and why each was not used. */
+  skippedBackends: Array<{ name: BackendName; reason: string }>;
+  /** The `dmabufAllocator` option. */
+  dmabufAllocator: DmabufAllocator;
+  /** The cuda backend's device index. */
+  cudaDevice: number;
   /** Whether frame memory is SharedArrayBuffer (true) or ArrayBuffer (false). */
   sharedMemory: boolean;
   /** The `statsInterval` option in ms (0: no 'stats' events). */
   statsInterval: number;
+  closeTimeout: number;
 }
 
 /** The built-in source used when no source option is given: a 720p RGBA test pattern. */
@@ -127,12 +185,15 @@ export const DEFAULTS = {
   drop: 'auto' as const,
   /** Undelivered frames kept before the oldest is dropped. */
   maxQueued: 1,
-  /** The best backend available ('cpu' in this release). */
-  backend: 'auto' as const,
+  // Not 'auto': frames of a GPU backend have no CPU bytes (frame.data), so code written for the
+  // CPU path must ask for GPU frames, never get them because the machine happens to have a GPU.
+  /** 'cpu': GPU backends are asked for, never chosen because the machine has a GPU. */
+  backend: 'cpu' as const,
   /** SharedArrayBuffer where it exists. */
   sharedMemory: 'auto' as const,
   /** No 'stats' events. */
   statsInterval: 0,
+  closeTimeout: 5000,
 };
 
 /** The smallest and largest value each of these integer options accepts (both included). */
@@ -143,12 +204,14 @@ export const LIMITS = {
   maxQueued: { min: 1, max: 64 },
   /** Milliseconds between 'stats' events (up to one hour). */
   statsInterval: { min: 0, max: 3_600_000 },
+  closeTimeout: { min: 100, max: 600_000 },
 };
 
 // prettier-ignore
 const KNOWN_KEYS = new Set([
   'pipeline', 'uri', 'camera', 'test', 'format', 'width', 'height', 'framerate', 'decoder', 'latency', 'loop',
-  'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'sharedMemory', 'statsInterval',
+  'start', 'end', 'sync', 'reconnect', 'ringSize', 'drop', 'maxQueued', 'backend', 'dmabufAllocator', 'cudaDevice',
+  'sharedMemory', 'statsInterval', 'closeTimeout',
 ]);
 const SOURCE_KEYS = ['pipeline', 'uri', 'camera', 'test'] as const;
 const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
@@ -157,8 +220,9 @@ const DECODERS: readonly Decoder[] = ['auto', 'hardware', 'software'];
 export interface Environment {
   uriSchemeSupported(scheme: string): boolean;
   hardwareDecoders(): string[];
+  /** What each backend can do here (the native probes). */
+  backends(allocator: DmabufAllocator): BackendInfo[];
 }
-const BACKENDS: readonly Backend[] = ['auto', 'cpu', 'dmabuf', 'cuda', 'iosurface'];
 
 function integer(name: string, value: unknown, fallback: number, range: { min: number; max: number }): number {
   if (value === undefined) return fallback;
@@ -196,7 +260,7 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
   else if (o.camera !== undefined) source = normalizeCamera(o.camera);
   else if (o.test !== undefined) source = normalizeTest(o.test);
   else source = { kind: 'pipeline', description: o.pipeline === undefined ? DEFAULT_PIPELINE : normalizeDescription(o.pipeline) };
-  const output = normalizeOutput(o);
+  let output = normalizeOutput(o);
 
   let decoder: Decoder = 'auto';
   if (o.decoder !== undefined) {
@@ -232,6 +296,14 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     throw new OptionRangeError('loop', 'true only for files and other non-live sources', o.loop);
   }
 
+  const isLive = source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme));
+  const start = integer('start', o.start, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const end = o.end === undefined ? null : integer('end', o.end, 0, { min: start + 1, max: Number.MAX_SAFE_INTEGER });
+  if ((start > 0 || end !== null) && isLive) {
+    throw new OptionRangeError(o.start !== undefined ? 'start' : 'end', 'given only for files and other seekable, non-live sources', o.start ?? o.end);
+  }
+  if (o.sync !== undefined && typeof o.sync !== 'boolean') throw new OptionTypeError('sync', 'a boolean', o.sync);
+
   let reconnect: NormalizedOptions['reconnect'] = null;
   if (o.reconnect !== undefined && o.reconnect !== false) {
     if (source.kind !== 'uri' || !isNetworkScheme(source.scheme)) {
@@ -250,18 +322,33 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     };
   }
 
-  let backend: Backend = DEFAULTS.backend;
-  if (o.backend !== undefined) {
-    if (typeof o.backend !== 'string' || !BACKENDS.includes(o.backend as Backend)) {
-      throw new OptionTypeError('backend', `one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}`, o.backend);
+  const dmabufAllocator = normalizeAllocator(o.dmabufAllocator);
+  const preference = o.backend === undefined ? DEFAULTS.backend : normalizeBackend(o.backend);
+  const cudaDevice = integer('cudaDevice', o.cudaDevice, 0, { min: 0, max: 1023 });
+  const probes = preference === 'cpu' ? [] : env.backends(dmabufAllocator);
+  const choice =
+    preference === 'cpu'
+      ? { backend: 'cpu' as const, skipped: [] }
+      : chooseBackend(preference, probes, { nvidiaDecodable: source.kind === 'uri' && decoder !== 'software' });
+  if (choice.backend === 'cuda') {
+    const devices = probes.find((b) => b.name === 'cuda')?.devices ?? [];
+    if (cudaDevice >= devices.length) {
+      throw new OptionRangeError('cudaDevice', `a device index below ${devices.length} (the CUDA devices here)`, cudaDevice);
     }
-    backend = o.backend as Backend;
+    if (output.format !== null && !(CUDA_FORMATS as readonly string[]).includes(output.format)) {
+      throw new OptionRangeError('format', `one of ${CUDA_FORMATS.join(', ')} with the cuda backend`, output.format);
+    }
+    // Frames made in system memory are uploaded; frames of NVIDIA's decoders pass through it.
+    output = { ...output, upload: `cudaupload cuda-device-id=${cudaDevice}` };
+  } else if (o.cudaDevice !== undefined && preference !== 'auto' && !(Array.isArray(preference) && preference.includes('cuda'))) {
+    throw new OptionRangeError('cudaDevice', "given only with backend 'cuda' (or a list or 'auto' that may choose it)", o.cudaDevice);
   }
-  if (backend !== 'auto' && backend !== 'cpu') {
-    throw new FrameSourceError(
-      'ERR_BACKEND_UNAVAILABLE',
-      `backend '${backend}' is not available in this build of frame-source; use 'cpu' or 'auto'`,
-    );
+  if (choice.backend === 'dmabuf') {
+    if (output.format !== null && !(DMABUF_FORMATS as readonly string[]).includes(output.format)) {
+      throw new OptionRangeError('format', `one of ${DMABUF_FORMATS.join(', ')} with the dmabuf backend`, output.format);
+    }
+    // Decoders and cameras rarely output these: convert (into the dma-buf) unless told otherwise.
+    if (output.format === null && source.kind !== 'pipeline') output = { ...output, format: 'NV12' };
   }
 
   const sharedMemory = boolOrAuto('sharedMemory', o.sharedMemory, DEFAULTS.sharedMemory);
@@ -277,13 +364,20 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     decoder,
     latency,
     loop,
+    start,
+    end,
+    sync: o.sync === true,
     reconnect,
     ringSize: integer('ringSize', o.ringSize, DEFAULTS.ringSize, LIMITS.ringSize),
     drop: boolOrAuto('drop', o.drop, DEFAULTS.drop),
     maxQueued: integer('maxQueued', o.maxQueued, DEFAULTS.maxQueued, LIMITS.maxQueued),
-    backend: 'cpu',
+    backend: choice.backend,
+    skippedBackends: choice.skipped,
+    dmabufAllocator,
+    cudaDevice,
     sharedMemory: sharedMemory === 'auto' ? hasShared : sharedMemory,
     statsInterval: integer('statsInterval', o.statsInterval, DEFAULTS.statsInterval, LIMITS.statsInterval),
+    closeTimeout: integer('closeTimeout', o.closeTimeout, DEFAULTS.closeTimeout, LIMITS.closeTimeout),
   };
 }
 
@@ -310,10 +404,17 @@ export function toNativeOptions(o: NormalizedOptions): NativeOptions {
     sourceSetupProps: built.sourceSetupProps,
     decoder: o.decoder === 'hardware' ? 1 : o.decoder === 'software' ? 2 : 0,
     loop: o.loop,
+    start: o.start,
+    end: o.end ?? -1,
+    sync: o.sync,
     ringSize: o.ringSize,
     // A new pool per renegotiation while frames of the old one are still held, plus copies.
     maxSlots: o.ringSize * 2 + 2,
     drop: o.drop === 'auto' ? -1 : o.drop ? 1 : 0,
     maxQueued: o.maxQueued,
+    fifoPath: built.fifoPath,
+    sharedMemory: o.sharedMemory,
+    backend: o.backend,
+    dmabufAllocator: allocatorCode(o.dmabufAllocator),
   };
 }

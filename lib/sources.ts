@@ -2,7 +2,7 @@
 // pipeline description. Only validated tokens (enum names, integers) are written into the text;
 // strings from the user (a URI, a device path) are handed to the native side as properties of the
 // element named "fs-src", set after parsing: no value can break out into pipeline syntax.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
 
@@ -73,6 +73,8 @@ export type SourceSpec =
       uri: string;
       /** Its scheme, lower case, without the colon. */
       scheme: string;
+      /** The path, when the URI names a named pipe (read through fdsrc). */
+      fifo?: string;
     }
   | {
       /** The `camera` option. */
@@ -105,6 +107,11 @@ export interface OutputSpec {
   height: number | null;
   /** The `framerate` option. */
   framerate: number | null;
+  /**
+   * An element that moves frames into a GPU backend's memory, last before the sink (the cuda
+   * backend: `cudaupload cuda-device-id=N`, which passes frames already in CUDA memory through).
+   */
+  upload?: string;
 }
 
 /** What the native side needs to build the pipeline. */
@@ -112,6 +119,8 @@ export interface BuiltSource {
   description: string;
   sourceProps: string[];
   sourceSetupProps: string[];
+  /** A named pipe to read through fdsrc (opened natively without blocking). */
+  fifoPath?: string;
 }
 
 const NETWORK_SCHEMES = new Set(['http', 'https', 'rtsp', 'rtsps', 'rtspt', 'rtspu', 'rtmp', 'srt', 'udp', 'rtp']);
@@ -137,19 +146,30 @@ function positiveInt(name: string, value: unknown, fallback: number | null, max 
   return value;
 }
 
+/** The slowest frame rate frame-source takes: one frame every 1000 s (0 would mean "variable"). */
+export const MIN_FRAMERATE = 0.001;
+
 function rate(name: string, value: unknown, fallback: number | null): number | null {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value)) throw new OptionTypeError(name, 'a number of frames per second', value);
-  if (!(value > 0 && value <= 1000)) throw new OptionRangeError(name, 'frames per second above 0 and at most 1000', value);
+  if (!(value >= MIN_FRAMERATE && value <= 1000)) {
+    throw new OptionRangeError(name, `frames per second from ${MIN_FRAMERATE} to 1000`, value);
+  }
   return value;
 }
 
-/** A frame rate as a GStreamer fraction: 30 -> 30/1, 29.97 -> 30000/1001. */
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** A frame rate as a GStreamer fraction: 30 -> 30/1, 29.97 -> 30000/1001, 0.5 -> 1/2. Never 0/n. */
 export function fraction(fps: number): string {
   if (Number.isInteger(fps)) return `${fps}/1`;
   const ntsc = Math.round(fps * 1.001);
-  if (Math.abs(ntsc / 1.001 - fps) < 0.005) return `${ntsc * 1000}/1001`;
-  return `${Math.round(fps * 1000)}/1000`;
+  if (ntsc >= 1 && Math.abs(ntsc / 1.001 - fps) < 0.005) return `${ntsc * 1000}/1001`;
+  const n = Math.max(1, Math.round(fps * 1000));
+  const d = gcd(n, 1000);
+  return `${n / d}/${1000 / d}`;
 }
 
 export function normalizeTest(value: unknown): SourceSpec {
@@ -193,8 +213,23 @@ export function normalizeUri(value: unknown, schemeSupported: (scheme: string) =
     );
   }
   if (scheme === 'file') {
-    const path = fileURLToPath(url);
-    if (!existsSync(path)) throw new FrameSourceError('ERR_FILE_NOT_FOUND', `no such file: ${path}`);
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch (err) {
+      // A host other than localhost, or a malformed %-escape (e.g. a printf-style '%d').
+      const why = (err as { code?: string }).code === 'ERR_INVALID_FILE_URL_HOST' ? 'with no host' : 'with valid %-escapes';
+      throw new OptionRangeError('uri', `a file URI of this machine, ${why} (file:///path; write '%' as '%25')`, value);
+    }
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      throw new FrameSourceError('ERR_FILE_NOT_FOUND', `no such file: ${path}`);
+    }
+    // A named pipe is read through fdsrc, which polls: filesrc would block in a read that close()
+    // cannot interrupt while nobody writes to the pipe.
+    if (stat.isFIFO()) return { kind: 'uri', uri: url.href, scheme, fifo: path };
   }
   return { kind: 'uri', uri: url.href, scheme };
 }
@@ -243,12 +278,18 @@ function cameraElement(platform: NodeJS.Platform): { element: string; deviceProp
 export function buildSource(source: SourceSpec, output: OutputSpec, latency: number | null, platform = process.platform): BuiltSource {
   const sourceProps: string[] = [];
   const sourceSetupProps: string[] = [];
+  let fifoPath: string | undefined;
   let head: string;
   switch (source.kind) {
     case 'pipeline':
       head = source.description;
       break;
     case 'uri':
+      if (source.fifo !== undefined) {
+        head = 'fdsrc name=fs-fd ! decodebin name=fs-src';
+        fifoPath = source.fifo;
+        break;
+      }
       head = 'uridecodebin name=fs-src';
       sourceProps.push('uri', source.uri);
       if (latency !== null) sourceSetupProps.push('latency', String(latency));
@@ -261,9 +302,11 @@ export function buildSource(source: SourceSpec, output: OutputSpec, latency: num
       break;
     }
     case 'test':
+      // Without a format videotestsrc would pick its first, 16-bit ABGR64: default to RGBA, as the
+      // default source does.
       head =
         `videotestsrc name=fs-src pattern=${source.pattern} is-live=${source.live}` +
-        ` ! video/x-raw,width=${source.width},height=${source.height},framerate=${fraction(source.framerate)}`;
+        ` ! video/x-raw,${output.format === null ? 'format=RGBA,' : ''}width=${source.width},height=${source.height},framerate=${fraction(source.framerate)}`;
       break;
   }
   // Conversion, scaling and rate elements only when the output asks for them.
@@ -282,5 +325,6 @@ export function buildSource(source: SourceSpec, output: OutputSpec, latency: num
   let description = head;
   for (const e of elements) description += ` ! ${e}`;
   if (caps.length > 0) description += ` ! video/x-raw,${caps.join(',')}`;
-  return { description, sourceProps, sourceSetupProps };
+  if (output.upload) description += ` ! ${output.upload}`;
+  return fifoPath === undefined ? { description, sourceProps, sourceSetupProps } : { description, sourceProps, sourceSetupProps, fifoPath };
 }

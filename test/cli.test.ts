@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
 import { ROOT, tempDir } from './helpers';
 
@@ -16,8 +17,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000 });
+function cli(args: string[], cwd?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30000, cwd });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,7 +64,10 @@ describe('flags', () => {
     [['--pipeline', 'videotestsrc', '--uri', 'file:///a.mp4'], /give one source, not --pipeline and --uri/],
     [['--snapshot', 'out.jpg'], /ending in \.png/],
     [['--snapshot-every', '3'], /--snapshot-every needs --snapshot/],
-    [['videotestsrc'], /unexpected argument 'videotestsrc'/],
+    [['--frame', '10'], /Unknown option '--frame'; did you mean --frames\?/],
+    [['--jsno'], /did you mean --json\?/],
+    [['videotestsrc', '--test'], /give one source, not 'videotestsrc' and --test/],
+    [['--snapshot', '/proc/nope/x.png'], /--snapshot cannot write into \/proc\/nope: no such folder/],
   ])('%j: clear message, exit 2', (args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);
@@ -82,6 +86,62 @@ describe('flags', () => {
     const r = cli(['--pipeline', 'nosuchelement-xyz']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/nosuchelement-xyz.*ERR_MISSING_ELEMENT/);
+  });
+
+  it.each([
+    [['--json', '--snapshot', '/proc/nope/x.png'], 2, 'ERR_USAGE', /\/proc\/nope: no such folder/],
+    [['--json', '--bogus'], 2, 'ERR_USAGE', /Unknown option '--bogus'/],
+    [['--json', '--ring-size', '1000'], 2, 'ERR_INVALID_OPTION', /ringSize/],
+    [['--json', '--pipeline', 'nosuchelement-xyz'], 1, 'ERR_MISSING_ELEMENT', /nosuchelement-xyz/],
+    [['--json', '--uri', 'nonexistent-dir/clip.mp4'], 1, 'ERR_FILE_NOT_FOUND', /nonexistent-dir\/clip\.mp4/],
+  ])('with --json, %j prints a JSON error object and exits %d', (args, exit, code, message) => {
+    const r = cli(args);
+    expect(r.code).toBe(exit);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ exitCode: exit, error: { code } });
+    expect(out.error.message).toMatch(message);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('sources as a gst-launch user types them', () => {
+  let clip: string;
+  beforeAll(() => {
+    clip = path.join(dir, 'clip.webm');
+    execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=6', '!', 'video/x-raw,width=64,height=48', '!', 'vp8enc', '!', 'webmmux', '!', 'filesink', `location=${clip}`]);
+  });
+
+  it('takes a gst-launch pipeline as plain arguments', () => {
+    const r = cli(['videotestsrc', 'num-buffers=3', '!', 'video/x-raw,format=I420,width=64,height=48', '--json']);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ frames: 3, pipeline: 'videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=64,height=48', format: { format: 'I420' } });
+    expect(s.elements).toContain('videotestsrc');
+  });
+
+  it.each([
+    ['--uri with a relative path', ['--uri', './clip.webm']],
+    ['a plain file name', ['clip.webm']],
+  ])('%s opens the file, and the output names the pipeline and the decoder', (_, args) => {
+    const json = cli([...args, '--json'], dir);
+    expect(json.code).toBe(0);
+    const s = JSON.parse(json.stdout);
+    expect(s).toMatchObject({ frames: 6, source: pathToFileURL(clip).href, decoder: 'vp8dec' });
+    expect(s.pipeline).toMatch(/^uridecodebin/);
+    expect(s.elements).toEqual(expect.arrayContaining(['uridecodebin', 'vp8dec']));
+    const human = cli(args, dir);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toMatch(/^pipeline: uridecodebin/m);
+    expect(human.stderr).toMatch(/^format: I420 64x48 .*decoder vp8dec/m);
+    expect(human.stdout).toMatch(/decoder: vp8dec/);
+  });
+
+  it('--test without a format gives RGBA (not 16-bit ABGR64), so snapshots work', () => {
+    const file = path.join(dir, 'ball.png');
+    const r = cli(['--test', 'ball', '--frames', '2', '--json', '--snapshot', file]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).format.format).toBe('RGBA');
+    expect(readPng(file).width).toBe(1280);
   });
 });
 
@@ -128,6 +188,19 @@ describe('the main job', () => {
     );
     expect(r.stdout).toMatch(/stopped by duration/);
     expect(r.stdout).toMatch(/zero-copy (\d+)\/\1, copied 0/);
+  });
+
+  it('the progress line and the summary measure lag the same way', () => {
+    const r = cli(['--json', '--duration', '2.2', '--pipeline', 'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout).lagMs;
+    const live = r.stderr.split('\n').filter((l) => l.startsWith('frames ')).map((l) => Number(/lag p50\/p99 ([\d.]+)\//.exec(l)![1]));
+    expect(live.length).toBeGreaterThanOrEqual(2);
+    // Both subtract the smallest (arrival - timestamp): the clocks' constant offset never shows.
+    for (const p50 of live) {
+      expect(p50).toBeLessThan(25);
+      expect(Math.abs(p50 - summary.p50)).toBeLessThan(25);
+    }
   });
 
   it('Ctrl-C (SIGINT) stops the default source cleanly and still prints the summary', async () => {
@@ -182,18 +255,23 @@ describe('snapshots', () => {
       expect(pixel(png, x, y)).toEqual(rgba);
   });
 
-  it.each(['I420', 'NV12'])('%s is converted with BT.601 (colour bars within 3 levels of RGBA)', (format) => {
+  it.each([
+    ['I420', 64, 48, 'BT.601'],
+    ['NV12', 64, 48, 'BT.601'],
+    ['I420', 1280, 720, 'BT.709'],
+  ])('%s at %dx%d is converted with its %s colorimetry (colour bars within 3 levels of RGBA)', (format, width, height) => {
     // videotestsrc's 75% bars in RGBA are the reference for the converted YUV frame.
-    const ref = path.join(dir, `bars-rgba-${format}.png`);
-    const yuv = path.join(dir, `bars-${format}.png`);
-    expect(cli(['--pipeline', small('RGBA', 'pattern=smpte75'), '--snapshot', ref]).code).toBe(0);
-    expect(cli(['--pipeline', small(format, 'pattern=smpte75'), '--snapshot', yuv]).code).toBe(0);
+    const caps = (f: string) => `videotestsrc num-buffers=1 pattern=smpte75 ! video/x-raw,format=${f},width=${width},height=${height}`;
+    const ref = path.join(dir, `bars-rgba-${format}-${width}.png`);
+    const yuv = path.join(dir, `bars-${format}-${width}.png`);
+    expect(cli(['--pipeline', caps('RGBA'), '--snapshot', ref]).code).toBe(0);
+    expect(cli(['--pipeline', caps(format), '--snapshot', yuv]).code).toBe(0);
     const a = readPng(ref);
     const b = readPng(yuv);
     for (let bar = 0; bar < 7; bar++) {
-      const x = Math.floor((bar + 0.5) * (64 / 7));
-      const pa = pixel(a, x, 10);
-      const pb = pixel(b, x, 10);
+      const x = Math.floor((bar + 0.5) * (width / 7));
+      const pa = pixel(a, x, height / 4);
+      const pb = pixel(b, x, height / 4);
       for (let c = 0; c < 3; c++) expect(Math.abs(pa[c]! - pb[c]!)).toBeLessThanOrEqual(3);
     }
   });

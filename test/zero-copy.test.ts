@@ -94,6 +94,8 @@ it('gives WebCodecs names, timestamps in µs and a VideoFrameBufferInit', async 
       { offset: 0, stride: 64 },
       { offset: 64 * 48, stride: 64 },
     ],
+    // GStreamer's default for SD YUV is BT.601 (bt601 in the caps): WebCodecs' names for it.
+    colorSpace: { matrix: 'smpte170m', primaries: 'smpte170m', transfer: 'smpte170m', fullRange: false },
   });
 });
 

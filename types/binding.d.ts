@@ -21,6 +21,20 @@ export interface NativeOptions {
   decoder: 0 | 1 | 2;
   /** Seek back to the start at end of stream. */
   loop: boolean;
+  /** µs where playback (and each loop) starts; 0 for the beginning. */
+  start: number;
+  /** µs where playback stops; -1 for the end of the media. */
+  end: number;
+  /** The sink waits for each frame's time on the pipeline clock (real-time playback). */
+  sync: boolean;
+  /** A named pipe the element "fs-fd" (fdsrc) reads: opened natively without blocking. */
+  fifoPath?: string;
+  /** Slots are SharedArrayBuffers (false: ArrayBuffers, which can be detached). */
+  sharedMemory: boolean;
+  /** The backend's name in the native table. */
+  backend: string;
+  /** 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd. */
+  dmabufAllocator: number;
 }
 
 export interface NativeSlotRequest {
@@ -38,10 +52,22 @@ export interface NativeFrameItem {
   /** µs, or -1 when the buffer has none. */
   pts: number;
   duration: number;
+  /** µs on the media's timeline (stream time: what seeks take), or -1. */
+  position: number;
   sequence: number;
   copied: boolean;
+  /** Set on the first frame after a flush (seek, loop). */
+  discont?: true;
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
+  /** Frames of a GPU backend (slot is -1): planes are [fd, offset, stride, size, ...]. */
+  handles?: {
+    fourcc: number;
+    importable: boolean;
+    planes: number[];
+    /** cuda frames: the allocation's device, base pointer and IPC handle (absent when refused). */
+    cuda?: { device: number; pointer: bigint; ipcHandle?: Buffer };
+  };
 }
 
 export interface NativeFormatItem {
@@ -76,6 +102,8 @@ export interface NativeMessageItem {
   code: number;
   /** GStreamer's description of a plugin it found missing before this error ('' if none). */
   missing: string;
+  /** An error's early notice, handed out ahead of queued frames; the error itself follows them. */
+  early?: boolean;
 }
 
 export interface NativeLiveItem {
@@ -83,7 +111,31 @@ export interface NativeLiveItem {
   live: boolean;
 }
 
-export type NativeItem = NativeFrameItem | NativeFormatItem | NativeEosItem | NativeMessageItem | NativeLiveItem;
+/** The result of `_seek(id, ...)`: ok, its first frame comes next; else it failed (`message` '' when the stream cannot seek). */
+export interface NativeSeekItem {
+  type: 6;
+  id: number;
+  ok: boolean;
+  message: string;
+  /** µs of the first frame after the seek, -1 when none came (end of stream). */
+  position: number;
+}
+
+export interface NativeDurationItem {
+  type: 7;
+  /** µs, or -1 when unknown. */
+  duration: number;
+  seekable: boolean;
+}
+
+export type NativeItem =
+  | NativeFrameItem
+  | NativeFormatItem
+  | NativeEosItem
+  | NativeMessageItem
+  | NativeLiveItem
+  | NativeSeekItem
+  | NativeDurationItem;
 
 export interface NativeStats {
   /** Frames that reached frame-source's sink. */
@@ -118,9 +170,19 @@ export declare class FrameSourceHandle {
   /** Slot ids retired since the last call, or undefined when none were. */
   _retired(): number[] | undefined;
   _next(acceptFrame: boolean): NativeItem | undefined;
-  _release(frameId: number): boolean;
+  /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
+  _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;
   _close(): Promise<void>;
+  /** Positions in µs; stop -1 for the end. The result comes as a NativeSeekItem with this id. */
+  _seek(id: number, position: number, stop: number, rate: number, accurate: boolean): void;
+  _pause(paused: boolean): void;
+  /** While paused: the sink prerolls the next frame, which arrives as a frame item. */
+  _step(): void;
+  /** Copies a held frame's bytes into target on a worker thread; resolves with the byte count. */
+  _download(frameId: number, target: Uint8Array): Promise<number>;
+  /** After _close() did not finish in time: resolves it now, leaving stuck threads behind. */
+  _abandon(): boolean;
 }
 
 export interface NativeDevice {
@@ -138,10 +200,20 @@ export interface NativeBinding {
   gstreamerVersion: { major: number; minor: number; micro: number };
   slotAlignment: number;
   elementExists(name: string): boolean;
+  /** Every backend built into this binary, probed; dmabufAllocator as in NativeOptions. */
+  probeBackends(dmabufAllocator: number): Array<{
+    name: string;
+    available: boolean;
+    reason: string;
+    detail: string;
+    devices?: Array<{ index: number; name: string; computeCapability: string; memory: number }>;
+  }>;
   FrameSourceHandle: typeof FrameSourceHandle;
   /**
    * Test-only diagnostics: the objects GStreamer's leaks tracer counts as alive, or null when the
    * process was not started with GST_TRACERS=leaks. Not part of the public API.
    */
   _liveObjects(): Array<{ type: string; address: string }> | null;
+  /** Test-only: detaches the ArrayBuffer under a Uint8Array, freeing its memory. */
+  _detachForTest(view: Uint8Array): void;
 }

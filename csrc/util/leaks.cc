@@ -1,6 +1,7 @@
 // Test-only diagnostics: see leaks.h. Runs on the JS thread.
 #include "util/leaks.h"
 
+#include <dlfcn.h>
 #include <gst/gst.h>
 
 #include <cstdio>
@@ -10,9 +11,29 @@
 namespace fs {
 
 namespace {
+using ActiveTracersFn = GList* (*)();
+
+// gst_tracing_get_active_tracers() came in GStreamer 1.18; the addon must load on 1.16, so it is
+// looked up at run time in the libgstreamer the addon is linked to (found through a function every
+// version has), never linked. Null on 1.16: the leaks diagnostics then report "not active".
+ActiveTracersFn activeTracersFn() {
+  static const ActiveTracersFn fn = []() -> ActiveTracersFn {
+    Dl_info info{};
+    if (!dladdr(reinterpret_cast<void*>(&gst_version), &info) || !info.dli_fname) return nullptr;
+    void* lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!lib) return nullptr;
+    auto found = reinterpret_cast<ActiveTracersFn>(dlsym(lib, "gst_tracing_get_active_tracers"));
+    dlclose(lib);  // RTLD_NOLOAD took a reference to a library that stays loaded: give it back
+    return found;
+  }();
+  return fn;
+}
+
 GstPtr<GstTracer> leaksTracer() {
   GstPtr<GstTracer> leaks;
-  GList* tracers = gst_tracing_get_active_tracers();
+  ActiveTracersFn activeTracers = activeTracersFn();
+  if (!activeTracers) return leaks;
+  GList* tracers = activeTracers();
   for (GList* l = tracers; l; l = l->next) {
     if (!leaks && g_strcmp0(G_OBJECT_TYPE_NAME(l->data), "GstLeaksTracer") == 0) {
       leaks.reset(GST_TRACER(gst_object_ref(l->data)));

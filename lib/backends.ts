@@ -1,0 +1,212 @@
+// The TS side of the backend seam (csrc/backends/): which backends exist, what the machine can do
+// (the native probes), the choice among the ones asked for, and each backend's frame descriptor.
+import { FrameSourceError, OptionRangeError, OptionTypeError } from './errors';
+import type { NativeBinding } from '../types/binding';
+
+/** Where frames are handed over: CPU memory (SharedArrayBuffer slots) or a GPU-importable handle. */
+export const BACKEND_NAMES = ['cpu', 'dmabuf', 'cuda', 'iosurface'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+/** A backend, or 'auto': the best this machine can deliver, 'cpu' last. */
+export type Backend = 'auto' | BackendName;
+
+/** How the dmabuf backend allocates frames that upstream makes in system memory. */
+export const DMABUF_ALLOCATORS = ['auto', 'dma-heap', 'udmabuf', 'memfd'] as const;
+export type DmabufAllocator = (typeof DMABUF_ALLOCATORS)[number];
+
+/** Pixel formats the dmabuf backend delivers (what Electron's sharedTexture imports). */
+export const DMABUF_FORMATS = ['NV12', 'RGBA', 'BGRA'] as const;
+
+/** A GPU the cuda backend found (also when the backend is unavailable for another reason). */
+export interface CudaDevice {
+  index: number;
+  name: string;
+  /** Compute capability, e.g. '8.6'. */
+  computeCapability: string;
+  /** Bytes of device memory (0 when unknown). */
+  memory: number;
+}
+
+/** Output formats the cuda backend takes (cudaupload's, within frame-source's formats). */
+export const CUDA_FORMATS = ['NV12', 'I420', 'RGBA', 'BGRA'] as const;
+
+/** What FrameSource.backends() says of one backend. */
+export interface BackendInfo {
+  name: BackendName;
+  available: boolean;
+  /** Why it is not available (absent when it is). */
+  reason?: string;
+  /** What was found: allocator, devices. */
+  detail?: string;
+  /** cuda: the devices libcuda.so.1 lists. */
+  devices?: CudaDevice[];
+}
+
+/** One plane of a DMA-BUF frame: import `fd` at `offset` with `stride`; `size` is the plane's bytes (stride × rows). */
+export interface DmabufPlane {
+  fd: number;
+  offset: number;
+  stride: number;
+  size: number;
+}
+
+/** A frame of the dmabuf backend, as EGL/Vulkan/VA-API and Electron import it. Valid until release. */
+export interface DmabufDescriptor {
+  /** DRM fourcc code (e.g. 0x3231564e for NV12). */
+  fourcc: number;
+  /** The fourcc as text ('NV12', 'AB24' for RGBA, 'AR24' for BGRA). */
+  fourccName: string;
+  /** DRM format modifier as a decimal string; '0' is linear (the only layout GStreamer 1.22 describes). */
+  modifier: string;
+  /** False for the 'memfd' allocator: plain shared memory, mappable but not importable by a GPU. */
+  importable: boolean;
+  planes: readonly DmabufPlane[];
+}
+
+/** One plane of a CUDA frame: at `pointer + offset`, rows `stride` bytes apart (the pitch). */
+export interface CudaPlane {
+  offset: number;
+  stride: number;
+}
+
+/**
+ * A frame of the cuda backend: device memory that stays valid (and is not reused by GStreamer's pool)
+ * until the frame is released.
+ */
+export interface CudaDescriptor {
+  /** CUDA device ordinal the memory lives on. */
+  device: number;
+  /** CUdeviceptr of the allocation's base (one allocation holds every plane). */
+  pointer: bigint;
+  planes: readonly CudaPlane[];
+  /**
+   * cuIpcGetMemHandle of the allocation (64 bytes): another process opens it with cuIpcOpenMemHandle
+   * while the frame is held. null when the driver refused to make one.
+   */
+  ipcHandle: Buffer | null;
+}
+
+export interface BackendChoice {
+  backend: BackendName;
+  /** The backends preferred over the chosen one, and why each was not used. */
+  skipped: Array<{ name: BackendName; reason: string }>;
+}
+
+const ALLOCATOR_CODES: Record<DmabufAllocator, number> = { auto: 0, 'dma-heap': 1, udmabuf: 2, memfd: 3 };
+
+export function allocatorCode(a: DmabufAllocator): number {
+  return ALLOCATOR_CODES[a];
+}
+
+/** Every known backend, probed: those not built into this binary are reported with the platform they need. */
+export function probeBackends(binding: Pick<NativeBinding, 'probeBackends'>, allocator: DmabufAllocator = 'auto'): BackendInfo[] {
+  const native = new Map(binding.probeBackends(allocatorCode(allocator)).map((p) => [p.name, p]));
+  return BACKEND_NAMES.map((name): BackendInfo => {
+    const p = native.get(name);
+    if (!p) {
+      const needs = name === 'iosurface' ? 'macOS only' : name === 'dmabuf' ? 'Linux only' : 'not built for this platform';
+      return { name, available: false, reason: needs };
+    }
+    const info: BackendInfo = { name, available: p.available };
+    if (p.reason) info.reason = p.reason;
+    if (p.detail) info.detail = p.detail;
+    if (p.devices) info.devices = p.devices.map((d) => ({ ...d }));
+    return info;
+  });
+}
+
+/** Checks the `backend` option: a name, 'auto', or a list of names in order of preference. */
+export function normalizeBackend(value: unknown): Backend | BackendName[] {
+  const names = `'auto', ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')}`;
+  if (typeof value === 'string') {
+    if (value === 'auto' || (BACKEND_NAMES as readonly string[]).includes(value)) return value as Backend;
+    throw new OptionTypeError('backend', `one of ${names}, or a list of backends`, value);
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new OptionRangeError('backend', 'a non-empty list of backends', value);
+    for (const v of value) {
+      if (typeof v !== 'string' || !(BACKEND_NAMES as readonly string[]).includes(v)) {
+        throw new OptionRangeError('backend', `a list of ${BACKEND_NAMES.map((b) => `'${b}'`).join(', ')}`, v);
+      }
+    }
+    return [...new Set(value as BackendName[])];
+  }
+  throw new OptionTypeError('backend', `one of ${names}, or a list of backends`, value);
+}
+
+export function normalizeAllocator(value: unknown): DmabufAllocator {
+  if (value === undefined) return 'auto';
+  if (typeof value === 'string' && (DMABUF_ALLOCATORS as readonly string[]).includes(value)) return value as DmabufAllocator;
+  throw new OptionRangeError('dmabufAllocator', DMABUF_ALLOCATORS.map((a) => `'${a}'`).join(', '), value);
+}
+
+/** What the choice knows of the source. */
+export interface ChoiceContext {
+  /** The source is decoded by decodebin and may get NVIDIA's decoders (a uri; decoder not 'software'). */
+  nvidiaDecodable: boolean;
+}
+
+/** The first available backend of the preference; throws ERR_BACKEND_UNAVAILABLE with every reason. */
+export function chooseBackend(
+  preference: Backend | BackendName[],
+  probes: readonly BackendInfo[],
+  context: ChoiceContext = { nvidiaDecodable: true },
+): BackendChoice {
+  // 'auto': GPU memory where this machine has a way to produce it, CPU slots otherwise.
+  const order: BackendName[] = preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : typeof preference === 'string' ? [preference] : preference;
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of order) {
+    const p = probes.find((b) => b.name === name)!;
+    // 'auto' takes cuda only where frames come out of NVIDIA's decoders: for frames made in system
+    // memory, cudaupload would copy each one to the GPU, which nobody asked for.
+    if (p.available && preference === 'auto' && name === 'cuda' && !context.nvidiaDecodable) {
+      skipped.push({
+        name,
+        reason: "'auto' uses cuda only for a uri that NVIDIA's decoders decode (decoder 'auto' or 'hardware'); ask for backend: 'cuda' to upload this source's frames",
+      });
+      continue;
+    }
+    if (p.available) return { backend: name, skipped };
+    skipped.push({ name, reason: p.reason ?? 'not available' });
+  }
+  throw new FrameSourceError(
+    'ERR_BACKEND_UNAVAILABLE',
+    `no backend of ${order.map((b) => `'${b}'`).join(', ')} is available here: ` +
+      skipped.map((s) => `${s.name}: ${s.reason}`).join('; ') +
+      ". Add 'cpu' to the list (or use backend: 'auto') to fall back to CPU memory",
+  );
+}
+
+function fourccName(code: number): string {
+  return String.fromCharCode(code & 0xff, (code >> 8) & 0xff, (code >> 16) & 0xff, (code >>> 24) & 0xff);
+}
+
+/** @internal the descriptor from the native frame item's handles. */
+export function dmabufDescriptor(handles: { fourcc: number; importable: boolean; planes: number[] }): DmabufDescriptor {
+  const planes: DmabufPlane[] = [];
+  for (let i = 0; i + 3 < handles.planes.length; i += 4) {
+    planes.push(
+      Object.freeze({ fd: handles.planes[i]!, offset: handles.planes[i + 1]!, stride: handles.planes[i + 2]!, size: handles.planes[i + 3]! }),
+    );
+  }
+  return Object.freeze({
+    fourcc: handles.fourcc,
+    fourccName: fourccName(handles.fourcc),
+    modifier: '0',
+    importable: handles.importable,
+    planes: Object.freeze(planes),
+  });
+}
+
+/** @internal the descriptor of a cuda frame from the native frame item's handles. */
+export function cudaDescriptor(handles: {
+  planes: number[];
+  cuda?: { device: number; pointer: bigint; ipcHandle?: Buffer };
+}): CudaDescriptor {
+  const c = handles.cuda;
+  if (!c) throw new Error('frame-source internal error: a cuda frame without its device memory');
+  const planes: CudaPlane[] = [];
+  for (let i = 0; i + 3 < handles.planes.length; i += 4) {
+    planes.push(Object.freeze({ offset: handles.planes[i + 1]!, stride: handles.planes[i + 2]! }));
+  }
+  return Object.freeze({ device: c.device, pointer: c.pointer, planes: Object.freeze(planes), ipcHandle: c.ipcHandle ?? null });
+}

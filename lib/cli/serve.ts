@@ -1,0 +1,167 @@
+// `frame-source --serve`: an HTTP page that shows the source live. Frames go over a WebSocket,
+// one in flight per page: the next is sent only after the page says it drew the last one, and
+// frames that arrive meanwhile are skipped for that page. A slow or stalled page costs frames,
+// never memory. Uses frame-source's public API only, as an application would.
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { FrameSource, type Frame } from '../index';
+import type { CliOptions, ServeOptions } from './arguments';
+import { UsageError } from './arguments';
+import { PAGE } from './serve-page';
+import { Stopper } from './stop';
+
+const DRAWABLE = new Set(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
+const MAX_PAGES = 16;
+
+interface Page {
+  socket: WebSocket;
+  /** The sequence sent and not yet acknowledged, or null. */
+  inFlight: number | null;
+  sentAt: number;
+  latencyMs: number | null;
+  sent: number;
+  skipped: number;
+}
+
+// [u32 LE header length][header JSON][frame bytes]: one message, one frame.
+function encode(frame: Frame, page: Page): Buffer {
+  const init = DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
+    ? frame.toVideoFrameInit()
+    : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
+  const header = Buffer.from(JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped }));
+  const out = Buffer.allocUnsafe(4 + header.length + frame.data.byteLength);
+  out.writeUInt32LE(header.length, 0);
+  header.copy(out, 4);
+  out.set(frame.data, 4 + header.length);
+  return out;
+}
+
+function webModule(): Buffer {
+  // dist/cli.cjs and dist/web.mjs sit side by side.
+  return readFileSync(path.join(__dirname, 'web.mjs'));
+}
+
+export async function serve(opts: CliOptions, where: ServeOptions): Promise<number> {
+  const err = process.stderr;
+  const source = new FrameSource(opts.sourceOptions);
+  const pages = new Set<Page>();
+  let web: Buffer | null = null;
+  let delivered = 0;
+  let pagesServed = 0;
+
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(PAGE);
+    } else if (url.pathname === '/web.mjs') {
+      web ??= webModule();
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' });
+      res.end(web);
+    } else if (url.pathname === '/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          delivered,
+          source: source.stats,
+          rssBytes: process.memoryUsage().rss,
+          pages: [...pages].map((p) => ({ sent: p.sent, skipped: p.skipped, latencyMs: p.latencyMs, waiting: p.inFlight !== null })),
+        }),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  const wss = new WebSocketServer({ server: http, path: '/frames', maxPayload: 4096 });
+  wss.on('connection', (socket) => {
+    if (pages.size >= MAX_PAGES) {
+      socket.close(1013, 'too many pages');
+      return;
+    }
+    const page: Page = { socket, inFlight: null, sentAt: 0, latencyMs: null, sent: 0, skipped: 0 };
+    pages.add(page);
+    pagesServed++;
+    socket.on('message', (data) => {
+      let ack: unknown;
+      try {
+        ack = JSON.parse(String(data)).ack;
+      } catch {
+        return;
+      }
+      if (ack === page.inFlight) {
+        page.latencyMs = performance.now() - page.sentAt;
+        page.inFlight = null;
+      }
+    });
+    socket.on('close', () => pages.delete(page));
+    socket.on('error', () => pages.delete(page));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new UsageError(`--serve: port ${where.port} on ${where.host} is in use; pick another (0 picks a free one)`) : e),
+    );
+    http.listen(where.port, where.host, resolve);
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}/`;
+  err.write(`serving ${url} (Ctrl-C to stop)\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ serving: url })}\n`);
+
+  const stopper = new Stopper(source, opts.durationMs);
+
+  // A file or a non-live test source would run as fast as it decodes: show it at its own pace.
+  let clock: number | null = null;
+  let failure: unknown = null;
+  try {
+    for await (const frame of source) {
+      if (!DRAWABLE.has(frame.format)) {
+        throw new UsageError(`--serve draws RGBA, BGRA, RGBX, BGRX, I420, NV12 and GRAY8, not ${frame.videoFormat.gstFormat}: add --format RGBA`);
+      }
+      if (!source.stats.live && frame.timestamp !== null) {
+        clock ??= performance.now() - frame.timestamp / 1000;
+        const wait = clock + frame.timestamp / 1000 - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      }
+      delivered++;
+      for (const page of pages) {
+        // One frame in flight per page, and nothing queued in its socket.
+        if (page.inFlight !== null || page.socket.bufferedAmount > 0) {
+          page.skipped++;
+          continue;
+        }
+        page.inFlight = frame.sequence;
+        page.sentAt = performance.now();
+        page.sent++;
+        page.socket.send(encode(frame, page));
+      }
+      if (delivered >= opts.frames) {
+        stopper.reason = 'frames';
+        break;
+      }
+    }
+  } catch (e) {
+    failure = e;
+    stopper.reason = 'error';
+  } finally {
+    stopper.dispose();
+    await source.close();
+    for (const page of pages) {
+      if (page.socket.readyState === page.socket.OPEN) page.socket.send(JSON.stringify({ end: stopper.reason }));
+      page.socket.close(1001);
+    }
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    http.closeAllConnections();
+    await new Promise((r) => http.close(r));
+  }
+  if (failure) throw failure;
+  const summary = { served: url, stoppedBy: stopper.reason, frames: delivered, pagesServed };
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${delivered} frames served at ${url} to ${pagesServed} page(s), stopped by ${stopper.reason}\n`);
+  return 0;
+}

@@ -1,0 +1,340 @@
+// The backend seam and the DMA-BUF backend, on a machine with no GPU and no DMA-BUF device: probing
+// and reasons, the choice among backends, and the whole DMA-BUF path through the memfd allocator
+// (real fds that GStreamer writes into, read back with pread and compared with the CPU backend's
+// frames). What only hardware can prove (a GPU importing the fds) is in `npm run test:gpu`, which
+// also runs the DMA-BUF frame tests below against each real allocator present, by setting
+// FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ('dma-heap' or 'udmabuf'; 'memfd' when unset).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
+import { sharedTextureInfo } from '../lib/shared-texture';
+import { planeGeometry, ROOT, sleep, tempDir, visibleBytes } from './helpers';
+import { runNode } from './run-node';
+
+const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
+const ALLOCATOR = (process.env.FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ?? 'memfd') as 'memfd' | 'dma-heap' | 'udmabuf';
+if (!['memfd', 'dma-heap', 'udmabuf'].includes(ALLOCATOR)) throw new Error(`FRAME_SOURCE_TEST_DMABUF_ALLOCATOR=${ALLOCATOR}: expected memfd, dma-heap or udmabuf`);
+/** The DMA-BUF frame tests' options: memfd here; a real allocator under `npm run test:gpu`. */
+const DMABUF = { backend: 'dmabuf', dmabufAllocator: ALLOCATOR } as const;
+const IMPORTABLE = ALLOCATOR !== 'memfd';
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Open fds that are frame memory (memfds we named, or dma-bufs): other fds of GStreamer's
+ * threads and of pipelines closing in the background do not count. */
+function frameFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (/memfd:frame-source|dmabuf/.test(readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+/** A dmabuf frame's visible bytes, read through its fds with pread, row by row. */
+function bytesThroughFds(frame: Frame): Buffer {
+  const f = frame.videoFormat;
+  const parts: Buffer[] = [];
+  planeGeometry(f.format, f.width, f.height).forEach((g, p) => {
+    const plane = frame.dmabuf!.planes[p]!;
+    for (let r = 0; r < g.rows; r++) {
+      const row = Buffer.alloc(g.rowBytes);
+      expect(readSync(plane.fd, row, 0, g.rowBytes, plane.offset + r * plane.stride)).toBe(g.rowBytes);
+      parts.push(row);
+    }
+  });
+  return Buffer.concat(parts);
+}
+
+async function cpuFrames(pipeline: string, n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  const source = new FrameSource({ pipeline });
+  for await (const f of source) {
+    out.push(visibleBytes(f.data, f.format, f.width, f.height, f.layout));
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+describe('probing', () => {
+  it('reports every backend, available or with a reason a user can act on', async () => {
+    const list = await FrameSource.backends();
+    expect(list.map((b) => b.name)).toEqual(['cpu', 'dmabuf', 'cuda', 'iosurface']);
+    expect(list[0]).toMatchObject({ name: 'cpu', available: true });
+    expect(list[1]).toMatchObject({ name: 'dmabuf', available: false });
+    expect(list[1]!.reason).toMatch(/\/dev\/dma_heap\/system.*\/dev\/udmabuf.*DMA-BUF producing element/);
+    expect(list[2]).toMatchObject({ name: 'cuda', available: false });
+    expect(list[2]!.reason).toMatch(/libcuda\.so\.1/);
+    expect(list[3]).toEqual({ name: 'iosurface', available: false, reason: 'macOS only' });
+  });
+
+  it('probes the allocator asked for: memfd works anywhere and says it is not importable', async () => {
+    const memfd = (await FrameSource.backends({ dmabufAllocator: 'memfd' })).find((b) => b.name === 'dmabuf')!;
+    expect(memfd.available).toBe(true);
+    expect(memfd.detail).toMatch(/not importable by a GPU/);
+    const heap = (await FrameSource.backends({ dmabufAllocator: 'dma-heap' })).find((b) => b.name === 'dmabuf')!;
+    expect(heap).toMatchObject({ available: false });
+    expect(heap.reason).toMatch(/\/dev\/dma_heap\/system/);
+  });
+});
+
+describe('choosing', () => {
+  it("refuses an explicit backend that cannot work here, saying why", () => {
+    for (const backend of ['dmabuf', 'cuda', 'iosurface'] as const) {
+      expect(() => new FrameSource({ test: true, backend })).toThrow(expect.objectContaining({ code: 'ERR_BACKEND_UNAVAILABLE' }));
+    }
+    expect(() => new FrameSource({ test: true, backend: 'cuda' })).toThrow(/libcuda\.so\.1/);
+  });
+
+  it("takes the first available of a list, and 'auto' falls back to cpu; the format event says why", async () => {
+    for (const backend of [['dmabuf', 'cpu'], 'auto'] as const) {
+      const source = new FrameSource({ test: { width: 64, height: 48 }, backend: backend as never });
+      const format = new Promise<VideoFormat>((r) => source.once('format', r));
+      const frame = (await source.read())!;
+      expect(frame.backend).toBe('cpu');
+      expect(frame.dmabuf).toBeNull();
+      const f = await format;
+      expect(f.backend).toBe('cpu');
+      expect(f.skippedBackends.map((s) => s.name)).toEqual(backend === 'auto' ? ['cuda', 'dmabuf'] : ['dmabuf']);
+      expect(f.skippedBackends.every((s) => s.reason.length > 10)).toBe(true);
+      frame.release();
+      await source.close();
+    }
+  });
+
+  it('rejects bad backend options with ERR_INVALID_OPTION', () => {
+    for (const options of [
+      { backend: 'gpu' },
+      { backend: [] },
+      { backend: ['cpu', 'vulkan'] },
+      { backend: 3 },
+      { dmabufAllocator: 'ion' },
+      { ...MEMFD, test: true, format: 'I420' },
+    ]) {
+      expect(() => new FrameSource(options as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+  });
+
+  it('the default is cpu, even where a GPU backend is available', async () => {
+    const source = new FrameSource({ test: true, dmabufAllocator: 'memfd' });
+    expect(source.options.backend).toBe('cpu');
+    await source.close();
+  });
+});
+
+describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
+  it.each(['NV12', 'RGBA', 'BGRA'])('%s: bytes read through the fds equal the CPU backend’s frames, byte for byte', async (format) => {
+    const pipeline = `videotestsrc pattern=smpte num-buffers=6 ! video/x-raw,format=${format},width=318,height=178`;
+    const reference = await cpuFrames(pipeline, 6);
+    const source = new FrameSource({ pipeline, ...DMABUF });
+    let n = 0;
+    for await (const frame of source) {
+      expect(frame.backend).toBe('dmabuf');
+      expect(frame.copied).toBe(false);
+      const d = frame.dmabuf!;
+      expect(d.importable).toBe(IMPORTABLE);
+      expect(d.modifier).toBe('0');
+      expect(d.fourccName).toBe({ NV12: 'NV12', RGBA: 'AB24', BGRA: 'AR24' }[format]);
+      expect(d.planes).toHaveLength(format === 'NV12' ? 2 : 1);
+      // Plane layout from GstVideoMeta, the same as the frame's layout.
+      expect(d.planes.map((p) => ({ offset: p.offset, stride: p.stride }))).toEqual(frame.layout.map((l) => ({ ...l })));
+      expect(bytesThroughFds(frame).equals(reference[n]!)).toBe(true);
+      // download(): one copy into CPU memory, laid out as `layout` says.
+      const bytes = await frame.download();
+      expect(bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
+      expect(() => frame.data).toThrow(expect.objectContaining({ code: 'ERR_NO_CPU_MEMORY' }));
+      if (IMPORTABLE) {
+        expect(frame.toSharedTextureInfo().handle.nativePixmap.planes.map((p) => p.fd)).toEqual(d.planes.map((p) => p.fd));
+      } else {
+        expect(() => frame.toSharedTextureInfo()).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+      }
+      n++;
+    }
+    expect(n).toBe(6);
+    expect(source.stats).toMatchObject({ zeroCopyFrames: 6, copiedFrames: 0, downloadedFrames: 6 });
+  });
+
+  it('copies frames of an element that ignores the pool into dma-bufs, counted', async () => {
+    const pipeline = 'videotestsrc num-buffers=5 ! video/x-raw,format=RGBA,width=160,height=90';
+    const reference = await cpuFrames(pipeline, 5);
+    const source = new FrameSource({ pipeline: `${pipeline} ! identity drop-allocation=true`, ...DMABUF });
+    let n = 0;
+    for await (const frame of source) {
+      expect(frame.copied).toBe(true);
+      expect(bytesThroughFds(frame).equals(reference[n++]!)).toBe(true);
+    }
+    expect(source.stats).toMatchObject({ copiedFrames: 5, zeroCopyFrames: 0, bytesCopied: 5 * 160 * 90 * 4 });
+  });
+
+  it('keeps a held frame’s fds valid and unchanged after close; every fd is closed once frames are released', async () => {
+    const before = frameFds();
+    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', ...DMABUF, ringSize: 4 });
+    const held = [(await source.read())!, (await source.read())!];
+    const copies = held.map(bytesThroughFds);
+    expect(frameFds()).toBeGreaterThan(before);
+    await source.close();
+    held.forEach((f, i) => expect(bytesThroughFds(f).equals(copies[i]!)).toBe(true));
+    held.forEach((f) => f.release());
+    expect(() => held[0]!.dmabuf).toThrow(expect.objectContaining({ code: 'ERR_FRAME_RELEASED' }));
+    for (let i = 0; i < 100 && frameFds() > before; i++) await sleep(10);
+    expect(frameFds()).toBe(before);
+  });
+
+  it('follows a renegotiation (two sizes), with frames of the first size still held', async () => {
+    const dir = tempDir();
+    try {
+      [[320, 240], [160, 96]].forEach(([w, h], i) =>
+        execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', '!', `video/x-raw,width=${w},height=${h}`, '!', 'pngenc', '!', 'filesink', `location=${path.join(dir, `img${i}.png`)}`]),
+      );
+      const pipeline = `multifilesrc location=${path.join(dir, 'img%d.png')} stop-index=1 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=NV12`;
+      const source = new FrameSource({ pipeline, ...DMABUF });
+      const frames: Frame[] = [];
+      for await (const f of source) frames.push(f.keep());
+      expect(frames.map((f) => [f.width, f.height])).toEqual([[320, 240], [160, 96]]);
+      expect(frames.map((f) => f.dmabuf!.planes[0]!.stride)).toEqual([320, 160]);
+      const first = bytesThroughFds(frames[0]!);
+      expect(first.length).toBe(320 * 240 * 1.5);
+      frames.forEach((f) => f.release());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a slow consumer cannot pile up buffers beyond the ring; a kept frame that is forgotten comes back by GC', async () => {
+    const source = new FrameSource({ pipeline: 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48', ...DMABUF, ringSize: 3 });
+    const held = [(await source.read())!, (await source.read())!, (await source.read())!];
+    await expect(source.read()).rejects.toMatchObject({ code: 'ERR_RING_EXHAUSTED' });
+    held.forEach((f) => f.release());
+    await source.close();
+  });
+
+  it('100,000 frames at a flat fd count and RSS', async () => {
+    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=32,height=24', ...DMABUF });
+    let n = 0;
+    let fds = 0;
+    let rss = 0;
+    for await (const frame of source) {
+      if (frame.dmabuf!.planes[0]!.fd < 0) throw new Error('no fd');
+      if (++n === 20000) {
+        fds = openFds();
+        rss = process.memoryUsage().rss;
+      }
+    }
+    expect(n).toBe(100000);
+    expect(openFds()).toBeLessThanOrEqual(fds);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
+  }, 120000);
+});
+
+// Backpressure on memory upstream allocated itself (a hardware decoder's DMA-BUF or CUDA pool may
+// have no maximum). fsdmabuftestsrc, a test plugin built here, allocates one new memfd-backed dma-buf
+// per frame; it runs in a child found through GST_PLUGIN_PATH (with a copy of the registry, so the
+// user's is untouched).
+describe('DMA-BUF frames in upstream’s own, unbounded memory (test plugin, child process)', () => {
+  it('hands out upstream’s fds as they are, and makes upstream wait (ringSize + 1 in flight) while nobody reads', async () => {
+    const dir = tempDir('frame-source-dmabuf-upstream-');
+    try {
+      execFileSync('sh', [
+        '-c',
+        `cc -shared -fPIC -O1 -o "${dir}/libgstfsdmabuftest.so" "${path.join(ROOT, 'test/fixtures/dmabuf-test-src.c')}" $(pkg-config --cflags --libs gstreamer-base-1.0 gstreamer-allocators-1.0)`,
+      ]);
+      const cache = process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache');
+      const own = path.join(cache, 'gstreamer-1.0', `registry.${process.arch === 'x64' ? 'x86_64' : process.arch}.bin`);
+      if (existsSync(own)) copyFileSync(own, path.join(dir, 'registry.bin'));
+      const run = await runNode([path.join(ROOT, 'test/fixtures/dmabuf-upstream-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+        ...process.env,
+        GST_PLUGIN_PATH: dir,
+        GST_REGISTRY: path.join(dir, 'registry.bin'),
+      });
+      const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+      expect(r.crash).toBeUndefined();
+      expect(run.status).toBe(0);
+      expect(r.probe.probe).toMatchObject({ available: true, detail: expect.stringMatching(/DMA-BUF producing elements only/) });
+      expect(r.first).toEqual({ report: 'first', copied: false, importable: true, byte: 0, stride: 256 });
+      // One frame held, ringSize (4) + 1 in flight: 4 queued, and upstream waits. Without the bound,
+      // upstream filled the queue with its own memory: 399 frames, 400 fds.
+      expect(r.idle.queued).toBeLessThanOrEqual(4);
+      expect(r.idle.fds).toBeLessThanOrEqual(6);
+      expect(r.end).toMatchObject({ frames: 400, wrong: 0, fds: 0, stats: { zeroCopyFrames: 400, copiedFrames: 0, droppedFrames: 0 } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DMA-BUF frames that upstream makes (the first path)', () => {
+  it('hands over the fds of memory:DMABuf buffers as they are: no copy, importable, bytes equal to the CPU path', async () => {
+    // fsdmabufwrap (test-only, registered by FRAME_SOURCE_TEST_ELEMENTS=1) outputs memory:DMABuf
+    // buffers as a hardware decoder would; here they are memfd-backed, which only the test knows.
+    const run = await runNode([path.join(__dirname, 'fixtures', 'dmabuf-path1-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+      ...process.env,
+      FRAME_SOURCE_TEST_ELEMENTS: '1',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const r = run.reports[0];
+    // With an element that outputs DMA-BUF, the backend is available even without an allocator device.
+    expect(r.dmabuf).toMatchObject({ available: true });
+    expect(r.dmabuf.detail).toMatch(/DMA-BUF producing elements only/);
+    expect(r.caps).toMatch(/^video\/x-raw\(memory:DMABuf\), format=\(string\)NV12/);
+    expect(r.frames).toHaveLength(5);
+    for (const f of r.frames) expect(f).toEqual({ same: true, importable: true, copied: false, pixelFormat: 'nv12', planes: 2 });
+    expect(r.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0 });
+    expect(r.fdsBack).toBe(true);
+  });
+});
+
+describe("Electron's sharedTexture shape", () => {
+  const format = { format: 'NV12', width: 1280, height: 720, colorimetry: 'bt709' };
+  const importable = {
+    fourcc: 0x3231564e,
+    fourccName: 'NV12',
+    modifier: '0',
+    importable: true,
+    planes: [
+      { fd: 40, offset: 0, stride: 1280, size: 1280 * 720 },
+      { fd: 40, offset: 1280 * 720, stride: 1280, size: 1280 * 360 },
+    ],
+  };
+
+  it('describes an importable DMA-BUF frame exactly as importSharedTexture takes it', () => {
+    expect(sharedTextureInfo(importable, format, 33366)).toEqual({
+      pixelFormat: 'nv12',
+      codedSize: { width: 1280, height: 720 },
+      visibleRect: { x: 0, y: 0, width: 1280, height: 720 },
+      colorSpace: { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709', range: 'limited' },
+      timestamp: 33366,
+      handle: {
+        nativePixmap: {
+          planes: [
+            { fd: 40, stride: 1280, offset: 0, size: 921600 },
+            { fd: 40, stride: 1280, offset: 921600, size: 460800 },
+          ],
+          modifier: '0',
+          supportsZeroCopyWebGpuImport: false,
+        },
+      },
+    });
+  });
+
+  it('maps colorimetry to Electron colour spaces, and refuses what Electron cannot import', () => {
+    expect(sharedTextureInfo(importable, { ...format, colorimetry: 'bt601' }, null).colorSpace).toEqual({
+      matrix: 'smpte170m',
+      primaries: 'smpte170m',
+      transfer: 'smpte170m',
+      range: 'limited',
+    });
+    expect(sharedTextureInfo(importable, { ...format, format: 'RGBA', colorimetry: 'sRGB' }, null).colorSpace).toMatchObject({ matrix: 'rgb', range: 'full' });
+    expect(() => sharedTextureInfo(importable, { ...format, format: 'I420' }, null)).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT' }));
+    expect(() => sharedTextureInfo({ ...importable, importable: false }, format, null)).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+    expect(() => sharedTextureInfo(null, format, null)).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+  });
+});

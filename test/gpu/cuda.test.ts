@@ -1,0 +1,144 @@
+// Hardware checks of the cuda backend: they need an NVIDIA GPU, its driver, and GStreamer's nvcodec.
+// Skipped unless FRAME_SOURCE_TEST_CUDA=1 (`npm run test:gpu` sets it when FrameSource.backends()
+// says cuda is available). FRAME_SOURCE_TEST_CUDA_DEVICE picks the GPU (default 0);
+// FRAME_SOURCE_TEST_H264 names an H.264 MP4 to decode (default: one made with ffmpeg's libx264).
+// FRAME_SOURCE_TEST_CUDA_SOAK=1 adds the 10,000-frame memory check (needs python3 for cuMemGetInfo).
+// The IPC check is examples/cuda-ipc/, which `npm run test:gpu` runs as a check of its own.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { FrameSource, type Frame, type VideoFormat } from '../../lib/index';
+import { planeGeometry, tempDir, visibleBytes } from '../helpers';
+import { makeMp4 } from '../media';
+
+const HW = process.env.FRAME_SOURCE_TEST_CUDA === '1';
+const SOAK = process.env.FRAME_SOURCE_TEST_CUDA_SOAK === '1';
+const DEVICE = Number(process.env.FRAME_SOURCE_TEST_CUDA_DEVICE ?? 0);
+if (!HW) {
+  console.log('test/gpu/cuda.test.ts: SKIPPED, no NVIDIA GPU asserted (FRAME_SOURCE_TEST_CUDA=1 is set by `npm run test:gpu` where cuda is available)');
+}
+const hw = HW ? describe : describe.skip;
+
+async function cpuFrames(pipeline: string, n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  const source = new FrameSource({ pipeline });
+  for await (const f of source) {
+    out.push(visibleBytes(f.data, f.format, f.width, f.height, f.layout));
+    if (out.length === n) break;
+  }
+  await source.close();
+  return out;
+}
+
+/** The device layout must hold the frame the caps describe: pitches at least a row, planes apart. */
+function expectLayoutFitsCaps(frame: Frame): void {
+  const cuda = frame.cuda!;
+  expect(cuda.device).toBe(DEVICE);
+  expect(cuda.pointer).toBeGreaterThan(0n);
+  expect(cuda.ipcHandle).toBeInstanceOf(Buffer);
+  expect(cuda.ipcHandle!.length).toBe(64);
+  const geometry = planeGeometry(frame.format, frame.width, frame.height);
+  expect(cuda.planes).toHaveLength(geometry.length);
+  geometry.forEach((g, i) => {
+    const p = cuda.planes[i]!;
+    expect(p.stride).toBeGreaterThanOrEqual(g.rowBytes);
+    if (i > 0) expect(p.offset).toBeGreaterThanOrEqual(cuda.planes[i - 1]!.offset + cuda.planes[i - 1]!.stride * geometry[i - 1]!.rows);
+  });
+  expect(frame.layout).toEqual(cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })));
+}
+
+function rss(): number {
+  return process.memoryUsage().rss;
+}
+
+function gpuFree(): number {
+  const out = execFileSync('python3', [path.join(__dirname, 'cuda_meminfo.py'), String(DEVICE)], { encoding: 'utf8' });
+  return JSON.parse(out).free as number;
+}
+
+hw('cuda frames on an NVIDIA GPU', () => {
+  it.each(['NV12', 'RGBA', 'I420'])('cudaupload: %s frames made in system memory; downloaded bytes equal the cpu frames; layout fits the caps', async (format) => {
+    const pipeline = `videotestsrc pattern=smpte num-buffers=5 ! video/x-raw,format=${format},width=318,height=178`;
+    const reference = await cpuFrames(pipeline, 5);
+    const source = new FrameSource({ pipeline, backend: 'cuda', cudaDevice: DEVICE });
+    const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
+    let n = 0;
+    for await (const frame of source) {
+      expect(frame.backend).toBe('cuda');
+      expect(frame.copied).toBe(false);
+      expectLayoutFitsCaps(frame);
+      const bytes = await frame.download();
+      expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
+      n++;
+    }
+    expect(n).toBe(5);
+    expect((await formatEvent).elements).toContain('cudaupload');
+    expect(source.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0, downloadedFrames: 5 });
+  });
+
+  it("nvh264dec: the decoder's CUDA memory, passed through; bytes equal avdec_h264's, and 'auto' picks cuda for a uri", async () => {
+    const dir = tempDir();
+    try {
+      const clip = process.env.FRAME_SOURCE_TEST_H264 ?? makeMp4(dir);
+      const demux = `filesrc location=${clip} ! qtdemux ! h264parse`;
+      const reference = await cpuFrames(`${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12`, 10);
+      const source = new FrameSource({ pipeline: `${demux} ! nvh264dec`, backend: 'cuda', cudaDevice: DEVICE });
+      let n = 0;
+      for await (const frame of source) {
+        expect(frame.format).toBe('NV12');
+        expectLayoutFitsCaps(frame);
+        const bytes = await frame.download();
+        expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
+        if (++n === reference.length) break;
+      }
+      expect(n).toBe(reference.length);
+      expect(source.stats.copiedFrames).toBe(0);
+      await source.close();
+
+      const auto = new FrameSource({ uri: `file://${clip}`, decoder: 'hardware', backend: 'auto', cudaDevice: DEVICE });
+      const f = new Promise<VideoFormat>((r) => auto.once('format', r));
+      const frame = (await auto.read())!;
+      expect(frame.backend).toBe('cuda');
+      expect((await f).decoder).toMatch(/^nv/);
+      frame.release();
+      await auto.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('holds the memory until release: a held frame keeps its pointer and bytes while the source runs on and closes', async () => {
+    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', backend: 'cuda', cudaDevice: DEVICE, ringSize: 4 });
+    const held = (await source.read())!.keep();
+    const before = Buffer.from(await held.download());
+    const pointers = new Set<bigint>();
+    for (let i = 0; i < 20; i++) {
+      const f = (await source.read())!;
+      pointers.add(f.cuda!.pointer);
+      f.release();
+    }
+    expect(pointers.has(held.cuda!.pointer)).toBe(false);
+    await source.close();
+    expect(Buffer.from(await held.download()).equals(before)).toBe(true);
+    held.release();
+  });
+
+  (SOAK ? it : it.skip)('10,000 frames: flat GPU memory (cuMemGetInfo) and RSS', async () => {
+    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=10000 ! video/x-raw,format=NV12,width=320,height=240', backend: 'cuda', cudaDevice: DEVICE });
+    let n = 0;
+    let free0 = 0;
+    let rss0 = 0;
+    for await (const frame of source) {
+      if (frame.cuda!.pointer === 0n) throw new Error('no device pointer');
+      if (++n === 1000) {
+        free0 = gpuFree();
+        rss0 = rss();
+      }
+    }
+    const free1 = gpuFree();
+    expect(n).toBe(10000);
+    expect(free0 - free1).toBeLessThan(32 * 1024 * 1024);
+    expect(rss() - rss0).toBeLessThan(32 * 1024 * 1024);
+    await source.close();
+  }, 300000);
+});

@@ -1,0 +1,47 @@
+// Test media for playback control: a frame counter burned into the picture, so a test can tell
+// which frame it got without trusting timestamps. Frame n is a flat grey picture of luma
+// 16 + 3n (read back within ±1 after lossy coding), at 30 fps with a keyframe every 10 frames.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import type { Frame } from '../lib/index';
+
+export const COUNTER_FRAMES = 60;
+export const FPS = 30;
+export const GOP = 10;
+export const WIDTH = 160;
+export const HEIGHT = 120;
+
+/** µs at which frame n starts. */
+export function frameTime(n: number): number {
+  return Math.round((n * 1_000_000) / FPS);
+}
+
+const SOURCE = `color=c=gray:size=${WIDTH}x${HEIGHT}:rate=${FPS},format=yuv420p,geq=lum='16+N*3':cb=128:cr=128`;
+const GOP_ARGS = ['-g', String(GOP), '-keyint_min', String(GOP)];
+
+/** H.264 (with B-frames) in MP4; keyframes exactly every GOP frames (no scene-cut keyframes). */
+export function makeCounterMp4(dir: string, frames = COUNTER_FRAMES): string {
+  const out = path.join(dir, `counter-${frames}.mp4`);
+  execFileSync('ffmpeg', [
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, '-frames:v', String(frames), ...GOP_ARGS, '-sc_threshold', '0',
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
+  ]);
+  return out;
+}
+
+/** VP9 in WebM, with a cluster (and so a cue) at every keyframe: keyframe seeks can land on each. */
+export function makeCounterWebm(dir: string, frames = COUNTER_FRAMES): string {
+  const out = path.join(dir, `counter-${frames}.webm`);
+  execFileSync('ffmpeg', [
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, '-frames:v', String(frames), ...GOP_ARGS,
+    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cluster_time_limit', '300', out,
+  ]);
+  return out;
+}
+
+/** The counter in a GRAY8 (or I420: luma plane first) frame. */
+export function counterOf(frame: Frame): number {
+  const { offset, stride } = frame.layout[0]!;
+  const y = frame.data[offset + stride * (HEIGHT >> 1) + (WIDTH >> 1)]!;
+  return Math.round((y - 16) / 3);
+}

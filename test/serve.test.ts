@@ -1,0 +1,124 @@
+// `frame-source --serve` as a user runs it: the spawned CLI serves its page, Chromium shows it,
+// and the page's pixels are read back; a client that stops reading must cost the server frames,
+// not memory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import WebSocket from 'ws';
+import { FrameSource } from '../lib/index';
+import { launchChromium, type LaunchedBrowser } from './browser';
+import { ROOT, sleep } from './helpers';
+
+const CLI = path.join(ROOT, 'dist', 'cli.cjs');
+const children = new Set<ChildProcess>();
+let chromium: LaunchedBrowser | undefined;
+
+afterEach(() => {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
+});
+afterAll(async () => {
+  await chromium?.close();
+});
+
+/** Starts `frame-source --serve 0 ...` and resolves with its URL once it listens. */
+function startServer(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, '--serve', '0', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /serving (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) resolve({ child, url: m[1]!, output: () => out });
+    };
+    child.stderr!.on('data', onData);
+    child.stdout!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${out}`)));
+  });
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+async function stats(url: string): Promise<{ delivered: number; pages: Array<{ sent: number; skipped: number; waiting: boolean }> }> {
+  return (await fetch(`${url}stats`)).json() as never;
+}
+
+const BARS = (format: string) => `videotestsrc pattern=smpte75 ! video/x-raw,format=${format},width=640,height=360,framerate=30/1`;
+
+it('the page shows the source live, with matching pixels, fps and latency', async () => {
+  // The reference: GStreamer's own RGBA rendering of the same bars.
+  const ref = new FrameSource({ pipeline: BARS('RGBA') });
+  const frame = (await ref.read())!;
+  const row = 180;
+  const expected = [...Array(7).keys()].map((bar) => {
+    const x = Math.floor((bar + 0.5) * (640 / 7));
+    const i = frame.layout[0]!.offset + row * frame.layout[0]!.stride + x * 4;
+    return { x, rgb: [...frame.data.subarray(i, i + 3)] };
+  });
+  frame.release();
+  await ref.close();
+
+  const { url } = await startServer(['--duration', '30', ...BARS('I420').split(' ')]);
+  chromium = await launchChromium();
+  const page = await chromium.browser.newPage();
+  await page.goto(url);
+  await page.waitForFunction('window.frameSourcePage && window.frameSourcePage.frames >= 20', { timeout: 20000 });
+  const shown = (await page.evaluate('window.frameSourcePage')) as { fps: number; latencyMs: number; format: string };
+  expect(shown.format).toBe('I420 640x360');
+  expect(shown.fps).toBeGreaterThan(5);
+  expect(shown.latencyMs).toBeGreaterThan(0);
+  expect(await page.$eval('#fps', (e) => e.textContent)).toMatch(/^\d+$/);
+  expect(await page.$eval('#latency', (e) => e.textContent)).toMatch(/^\d+\.\d$/);
+
+  const drawn = (await page.evaluate(`(() => {
+    const view = document.getElementById('view');
+    const c = document.createElement('canvas');
+    c.width = view.width; c.height = view.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(view, 0, 0);
+    return ${JSON.stringify(expected.map((e) => e.x))}.map((x) => [...ctx.getImageData(x, ${row}, 1, 1).data.slice(0, 3)]);
+  })()`)) as number[][];
+  expected.forEach((e, bar) => {
+    for (let c = 0; c < 3; c++) expect(Math.abs(drawn[bar]![c]! - e.rgb[c]!)).toBeLessThanOrEqual(3);
+  });
+}, 90000);
+
+it('a page that stops reading costs frames, not server memory', async () => {
+  // 1280x720 RGBA at 30 fps: 110 MB a second if frames were queued for a stalled page.
+  const { child, url } = await startServer(['--duration', '30', '--test', 'smpte']);
+  const wsUrl = `${url.replace(/^http/, 'ws')}frames`;
+
+  const stalled = new WebSocket(wsUrl);
+  await new Promise((r) => stalled.once('open', r));
+  // Never acknowledges, and stops reading its socket altogether.
+  (stalled as unknown as { _socket: { pause(): void } })._socket.pause();
+
+  // A healthy page alongside it goes on receiving frames.
+  const healthy = new WebSocket(wsUrl);
+  let received = 0;
+  healthy.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) return;
+    received++;
+    const header = JSON.parse(data.subarray(4, 4 + data.readUInt32LE(0)).toString());
+    healthy.send(JSON.stringify({ ack: header.sequence }));
+  });
+
+  await sleep(2000);
+  const before = { rss: rssBytes(child.pid!), stats: await stats(url), received };
+  await sleep(5000);
+  const after = { rss: rssBytes(child.pid!), stats: await stats(url), received };
+  stalled.terminate();
+  healthy.terminate();
+
+  const framesMeanwhile = after.stats.delivered - before.stats.delivered;
+  expect(framesMeanwhile).toBeGreaterThan(60);
+  expect(after.rss - before.rss).toBeLessThan(40 * 2 ** 20);
+  expect(after.received - before.received).toBeGreaterThan(30);
+  const stalledPage = after.stats.pages.find((p) => p.waiting && p.sent === 1);
+  expect(stalledPage).toBeDefined();
+  expect(stalledPage!.skipped).toBeGreaterThan(60);
+}, 60000);

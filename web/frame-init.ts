@@ -1,0 +1,87 @@
+// What the browser module draws: a frame's bytes and the plain description that goes with them.
+// frame-source's frame.toVideoFrameInit() gives exactly this, and it survives postMessage, IPC and
+// JSON, so the bytes can come from a worker, Electron's main process or a WebSocket.
+import type { VideoColorSpaceInit } from './colorimetry';
+
+export interface PlaneLayout {
+  /** Byte offset of the plane's first row in the data. */
+  offset: number;
+  /** Bytes from one row to the next (padding included). */
+  stride: number;
+}
+
+export interface FrameInit {
+  /** 'RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12' (and 'GRAY8' for the WebGL renderer). */
+  format: string;
+  codedWidth: number;
+  codedHeight: number;
+  /** One entry per plane; tightly packed planes when left out. */
+  layout?: readonly PlaneLayout[];
+  colorSpace?: VideoColorSpaceInit;
+  displayWidth?: number;
+  displayHeight?: number;
+  /** µs */
+  timestamp?: number;
+  /** µs */
+  duration?: number;
+}
+
+/** Frame bytes: a typed array or DataView (over an ArrayBuffer or a SharedArrayBuffer), or a buffer. */
+export type FrameData = ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
+
+export function asBytes(data: FrameData): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+interface PlaneShape {
+  /** Bytes of one texel in this plane. */
+  bytesPerTexel: number;
+  /** Horizontal and vertical subsampling. */
+  sub: number;
+}
+
+const PLANES: Record<string, PlaneShape[]> = {
+  RGBA: [{ bytesPerTexel: 4, sub: 1 }],
+  RGBX: [{ bytesPerTexel: 4, sub: 1 }],
+  BGRA: [{ bytesPerTexel: 4, sub: 1 }],
+  BGRX: [{ bytesPerTexel: 4, sub: 1 }],
+  GRAY8: [{ bytesPerTexel: 1, sub: 1 }],
+  I420: [{ bytesPerTexel: 1, sub: 1 }, { bytesPerTexel: 1, sub: 2 }, { bytesPerTexel: 1, sub: 2 }],
+  NV12: [{ bytesPerTexel: 1, sub: 1 }, { bytesPerTexel: 2, sub: 2 }],
+};
+
+export interface Plane {
+  offset: number;
+  stride: number;
+  /** Texels per row and rows. */
+  width: number;
+  height: number;
+  bytesPerTexel: number;
+}
+
+/** Each plane's place and size, from the layout (or the tight default). Throws on what cannot be drawn. */
+export function planesOf(init: FrameInit, byteLength: number): Plane[] {
+  const shapes = PLANES[init.format];
+  if (!shapes) throw new Error(`frame-source/web cannot draw ${init.format} frames; ask for RGBA, BGRA, I420 or NV12`);
+  const w = init.codedWidth;
+  const h = init.codedHeight;
+  let next = 0;
+  const planes = shapes.map((shape, i): Plane => {
+    const width = Math.ceil(w / shape.sub);
+    const height = Math.ceil(h / shape.sub);
+    const given = init.layout?.[i];
+    const stride = given?.stride ?? width * shape.bytesPerTexel;
+    const offset = given?.offset ?? next;
+    next = offset + stride * height;
+    return { offset, stride, width, height, bytesPerTexel: shape.bytesPerTexel };
+  });
+  for (const [i, p] of planes.entries()) {
+    const end = p.offset + p.stride * (p.height - 1) + p.width * p.bytesPerTexel;
+    if (p.stride < p.width * p.bytesPerTexel || end > byteLength) {
+      throw new RangeError(`plane ${i} of a ${w}x${h} ${init.format} frame (offset ${p.offset}, stride ${p.stride}) does not fit in ${byteLength} bytes`);
+    }
+  }
+  return planes;
+}
