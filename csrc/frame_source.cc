@@ -256,6 +256,8 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("interlaced", f.interlaced);
       o.Set("elements", stringArray(env, f.elements));
       o.Set("decoder", f.decoder);
+      o.Set("path", f.path);
+      o.Set("writer", f.writer);
       break;
     }
     case Item::Kind::Eos:
@@ -312,6 +314,7 @@ Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("frames", static_cast<double>(s.frames));
   o.Set("zeroCopyFrames", static_cast<double>(s.zeroCopyFrames));
   o.Set("copiedFrames", static_cast<double>(s.copiedFrames));
+  o.Set("decoderFrames", static_cast<double>(s.decoderFrames));
   o.Set("bytesCopied", static_cast<double>(s.bytesCopied));
   o.Set("droppedFrames", static_cast<double>(s.droppedFrames));
   o.Set("queuedFrames", static_cast<double>(s.queuedFrames));

@@ -61,6 +61,11 @@ struct FormatInfo {
   bool interlaced = false;
   std::vector<std::string> elements;  // factory names in the pipeline, in the order they were added
   std::string decoder;                // the video decoder's factory name, if any
+  // How this format's frames reach the ring: "upstream" (the writer renders each frame into a
+  // slot), "decoder" (a software decoder copies each decoded picture into a slot: its own one copy,
+  // none of ours) or "copy" (upstream declined our pool: we copy each frame into a slot).
+  std::string path;
+  std::string writer;  // factory name of the element our pool was offered to, or ""
 };
 
 struct Item {
@@ -92,6 +97,7 @@ struct Item {
 
 struct PipelineStats {
   uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;
+  uint64_t decoderFrames = 0;  // of zeroCopyFrames: written into their slot by a video decoder
   uint64_t queuedFrames = 0;
   SlotRing::Counts ring;
 };
@@ -150,8 +156,18 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
+  // The pool we offer, by who writes into it (see offerFor in pipeline.cc).
+  struct PoolOffer {
+    uint32_t maxBuffers = 0;
+    bool grow = false;     // no max: the ring's maxSlots is the limit
+    bool decoder = false;   // the writer is a video decoder
+    bool videoMeta = true;  // announce GstVideoMeta (strides of the writer's choosing)
+    std::string writer;     // its factory name
+  };
+  PoolOffer offerFor();
+  std::string pathOf(GstBuffer* buf);
   GstFlowReturn takeSample(GstAppSink* sink);
-  void noteCaps(GstCaps* caps);
+  void noteCaps(GstCaps* caps, GstBuffer* buf);  // buf: the first frame in these caps
   void push(Item&& item);
   void wake();
   bool dropping() const;
@@ -177,6 +193,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   std::mutex poolsMu_;
   std::vector<std::unique_ptr<WeakRef>> pools_;
+  PoolOffer offered_;  // the last offer (guarded by poolsMu_)
 
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
@@ -193,7 +210,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::atomic<bool> abandoned_{false};
   int fifoFd_ = -1;  // owned; closed when the last thread lets go of this object
   std::atomic<bool> live_{false};
-  std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
+  std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0}, decoderFrames_{0};
 
   // Threads of our own: counted so teardown can wait for them without joining from inside one.
   std::mutex threadsMu_;

@@ -43,6 +43,16 @@ export interface VideoFormat {
   elements: readonly string[];
   /** The video decoder in use (e.g. 'avdec_h264', 'vp8dec'), or null. */
   decoder: string | null;
+  /**
+   * How this format's first frame reached frame-source's memory (stats count every frame):
+   * 'upstream': an element (`writer`) rendered it straight into a slot; 'decoder': a software
+   * decoder (`writer`, e.g. avdec_h264) copied its decoded picture into a slot, the one copy it makes
+   * for any sink, none by frame-source; 'copy': upstream declined frame-source's memory and
+   * frame-source copied the frame into a slot.
+   */
+  path: 'upstream' | 'decoder' | 'copy';
+  /** Factory name of the element frame-source's memory was offered to (the one writing frames), or null. */
+  writer: string | null;
 }
 
 /** The init dictionary for WebCodecs' `new VideoFrame(data, init)`. */
@@ -97,6 +107,8 @@ export function toVideoFormat(item: NativeFormatItem): VideoFormat {
     caps: item.caps,
     elements: Object.freeze([...item.elements]),
     decoder: item.decoder === '' ? null : item.decoder,
+    path: item.path,
+    writer: item.writer === '' ? null : item.writer,
   });
 }
 
