@@ -656,6 +656,7 @@ void SourcePipeline::push(Item&& item) {
         notice.missing = item.missing;
         notice.code = item.code;
         notices_.push_back(std::move(notice));
+        noticeAfter_.push_back(urgent_);
       }
     }
     queue_.push_back(std::move(item));
@@ -671,9 +672,13 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
-  if (!notices_.empty()) {
+  // An error's notice goes out ahead of everything except the warnings queued before the error,
+  // which may say why it happened (a decoder output that cannot be linked is a warning, followed by
+  // the demuxer's error): the outcome must not depend on when the JS thread happens to wake.
+  if (!notices_.empty() && noticeAfter_.front() == 0) {
     *out = std::move(notices_.front());
     notices_.pop_front();
+    noticeAfter_.pop_front();
     return true;
   }
   if (queue_.empty()) return false;
@@ -683,6 +688,7 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   if (urgent_ > 0) {
     it = std::find_if(queue_.begin(), queue_.end(), [](const Item& i) { return isUrgent(i.kind); });
     urgent_--;
+    for (size_t& n : noticeAfter_) n -= n > 0 ? 1 : 0;
   } else if (it->kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
     queuedFrames_--;
@@ -806,6 +812,7 @@ void SourcePipeline::teardown() {
     queuedFrames_ = 0;
     urgent_ = 0;
     notices_.clear();
+    noticeAfter_.clear();
   }
   leftovers.clear();
   {

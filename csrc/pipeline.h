@@ -200,6 +200,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   size_t queuedFrames_ = 0;
   size_t urgent_ = 0;       // warnings and liveness in the queue: handed out ahead of frames
   std::deque<Item> notices_;  // early copies of errors, handed out before anything else
+  std::deque<size_t> noticeAfter_;  // for each notice: urgent items queued before its error
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
 
   std::mutex wakeMu_;
