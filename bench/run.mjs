@@ -344,7 +344,7 @@ for (const w of work) {
       copiedFrames: median(runs.map((r) => r.copiedFrames)),
       droppedFrames: median(runs.map((r) => r.droppedFrames)),
       decoder: runs.find((r) => r.decoder)?.decoder ?? null,
-      paths: runs.find((r) => r.paths)?.paths ?? null,
+      decoderFrames: median(runs.map((r) => r.decoderFrames)),
     });
   }
 }
@@ -416,6 +416,7 @@ const result = {
     consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame (node-av: of each plane)',
     busy: 'latency suite, frame-source-busy: 10 ms of synchronous JS work after each frame',
     copiedFrames: 'decode suite: frames frame-source itself copied into a slot (stats.copiedFrames), median over rounds',
+    decoderFrames: 'frames a software decoder copied into its slot itself (stats.decoderFrames): its own one copy, as into any sink', 
   },
   labels: LABELS,
   rows,

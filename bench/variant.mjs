@@ -90,7 +90,7 @@ async function frameSource(options, each) {
     copiedFrames: s.copiedFrames,
     droppedFrames: s.droppedFrames,
     decoder,
-    ...(s.paths ? { paths: s.paths } : {}),
+    decoderFrames: s.decoderFrames,
   };
 }
 
