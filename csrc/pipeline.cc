@@ -625,8 +625,15 @@ void SourcePipeline::push(Item&& item) {
   std::vector<Item> drops;
   bool needWake;
   {
-    std::lock_guard<std::mutex> lk(queueMu_);
+    std::unique_lock<std::mutex> lk(queueMu_);
     if (item.kind == Item::Kind::Frame) {
+      // A decoder writing into a growing pool has no pool max to stop it, and the ring's limit
+      // leaves room for its references: without this, a consumer that stops reading would let it
+      // fill the whole ring with undelivered frames. Wait (streaming thread) for JS to take one.
+      if (!dropping() && item.buffer && isDecoderSlotPool(item.buffer->pool) && slotPoolGrows(item.buffer->pool)) {
+        roomCv_.wait(lk, [this] { return queuedFrames_ < opts_.ringSize || stopping_.load(); });
+        if (stopping_) return;
+      }
       if (dropping()) {
         size_t keep = std::max<uint32_t>(opts_.maxQueued, 1);
         while (queuedFrames_ >= keep) {
@@ -692,6 +699,7 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   } else if (it->kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
     queuedFrames_--;
+    roomCv_.notify_one();
   }
   *out = std::move(*it);
   queue_.erase(it);
@@ -752,6 +760,10 @@ void SourcePipeline::cancelWaits() {
   stopping_ = true;
   ring_->cancel();
   flushPools();
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);  // a waiter in push() either sees stopping_ or is woken
+  }
+  roomCv_.notify_all();
 }
 
 void SourcePipeline::stop(std::function<void()> done) {

@@ -202,6 +202,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::deque<Item> notices_;  // early copies of errors, handed out before anything else
   std::deque<size_t> noticeAfter_;  // for each notice: urgent items queued before its error
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
+  std::condition_variable roomCv_;  // push() waits here for JS to take a decoder's frame
 
   std::mutex wakeMu_;
   std::function<void()> wake_;

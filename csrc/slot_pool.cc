@@ -172,4 +172,9 @@ bool isDecoderSlotPool(GstBufferPool* pool) {
   return stateOf(pool)->options.decoder;
 }
 
+bool slotPoolGrows(GstBufferPool* pool) {
+  if (pool == nullptr || !G_TYPE_CHECK_INSTANCE_TYPE(pool, GST_TYPE_SLOT_POOL)) return false;
+  return stateOf(pool)->options.grow;
+}
+
 }  // namespace fs

@@ -31,7 +31,8 @@ struct SlotPoolOptions {
 // (transfer full) A new, unconfigured pool over `ring`.
 GstBufferPool* newSlotPool(std::shared_ptr<SlotRing> ring, SlotPoolOptions options = {});
 
-// Whether `pool` is one of ours whose writer is a video decoder.
+// Whether `pool` is one of ours whose writer is a video decoder; whether it is a growing one.
 bool isDecoderSlotPool(GstBufferPool* pool);
+bool slotPoolGrows(GstBufferPool* pool);
 
 }  // namespace fs

@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, type Frame } from '../lib/index';
-import { collect, gstDump, referenceFrames, tempDir, within } from './helpers';
+import { collect, gstDump, referenceFrames, sleep, tempDir, within } from './helpers';
 import { FRAMES, makeEncoded } from './media';
 
 let dir: string;
@@ -110,4 +110,29 @@ it('stays bounded for other writers: videotestsrc gets a pool of ringSize + 1, p
   expect(formats[0]!.writer).toBe('videotestsrc');
   expect(source.stats.decoderFrames).toBe(0);
   expect(source.stats.zeroCopyFrames).toBe(5);
+});
+
+it('stops the decoder when the consumer stops reading: ringSize frames queue up, not the whole ring', async () => {
+  // The decoder's growing pool has no max to stop it; the ring's limit leaves room for references.
+  const file = makeEncoded(dir, 'h264-60.mp4', '320x240', 'libx264', [], 60);
+  const source = new FrameSource({ uri: pathToFileURL(file).href, ringSize: 8 });
+  try {
+    const first = await source.read();
+    expect(first).not.toBeNull();
+    await sleep(1500);
+    const s = source.stats;
+    expect(s.queuedFrames).toBe(8);
+    expect(s.frames).toBeLessThan(20);
+    expect(s.slots).toBeLessThanOrEqual(2 * 8 + 2);
+    first!.release();
+    let n = 1;
+    for (let f = await source.read(); f; f = await source.read()) {
+      n++;
+      f.release();
+    }
+    expect(n).toBe(60);
+    expect(source.stats.copiedFrames).toBe(0);
+  } finally {
+    await source.close();
+  }
 });
