@@ -19,6 +19,19 @@ export function makeMp4(dir: string, name = 'h264-640x360.mp4'): string {
   return ffmpegTestsrc(path.join(dir, name), '640x360', ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
 }
 
+/** 4:2:0 H.264 or H.265 (MP4), or VP9 (WebM), at any size, by ffmpeg; `extra` adds encoder options. */
+export function makeEncoded(
+  dir: string,
+  name: string,
+  size: string,
+  codec: 'libx264' | 'libx265' | 'libvpx-vp9',
+  extra: string[] = [],
+  frames = FRAMES,
+): string {
+  const speed = codec === 'libvpx-vp9' ? ['-deadline', 'realtime'] : ['-preset', 'veryfast'];
+  return ffmpegTestsrc(path.join(dir, name), size, ['-c:v', codec, ...speed, '-pix_fmt', 'yuv420p', ...extra], frames);
+}
+
 /** VP9 in WebM, by ffmpeg's libvpx. */
 export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
   return ffmpegTestsrc(path.join(dir, name), '320x240', ['-c:v', 'libvpx-vp9', '-deadline', 'realtime']);
@@ -34,9 +47,9 @@ export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
   return out;
 }
 
-function ffmpegTestsrc(out: string, size: string, codec: string[]): string {
+function ffmpegTestsrc(out: string, size: string, codec: string[], frames = FRAMES): string {
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(FRAMES), ...codec, out,
+    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(frames), ...codec, out,
   ]);
   return out;
 }

@@ -87,6 +87,8 @@ export interface NativeFormatItem {
   interlaced: boolean;
   elements: string[];
   decoder: string;
+  path: 'upstream' | 'decoder' | 'copy';
+  writer: string;
 }
 
 export interface NativeEosItem {
@@ -141,6 +143,8 @@ export interface NativeStats {
   frames: number;
   zeroCopyFrames: number;
   copiedFrames: number;
+  /** Of zeroCopyFrames: those a video decoder wrote into their slot (its own copy of the picture). */
+  decoderFrames: number;
   bytesCopied: number;
   droppedFrames: number;
   queuedFrames: number;
