@@ -1,21 +1,31 @@
-// `npm run bench`: frame-source against GStreamer alone and against the common appsink-copy
-// approach, on the same work, in one run. Every run is a fresh process; variants are interleaved
-// (shuffled within each round) and repeated, and medians are reported, because the machines we
-// run on are shared and noisy. Writes bench/results/latest.json and latest.svg.
+// `npm run bench`: frame-source against GStreamer alone and against other ways into Node, on the
+// same work, in one run. Every run is a fresh process; variants are interleaved (shuffled within
+// each round) and repeated, and medians are reported, because the machines we run on are shared
+// and noisy. Writes bench/results/latest.json and latest.svg.
 //
-//   node bench/run.mjs [--quick] [--rounds N] [--frames N] [--sizes 720p,1080p,2160p]
-//                      [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Suites (all by default; --suites picks some):
+//   synthetic  videotestsrc frames at 720p/1080p/2160p, RGBA and I420: floor, zero-copy,
+//              copy-fallback, appsink-copy (--sizes, --formats, --variants apply here)
+//   decode     H.264 and VP9 1080p files (made with ffmpeg at run time) through `uri`, against the
+//              gst-launch decode pipeline with the same decoder, and against node-av
+//   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
+//   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one
+//
+//   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency]
+//                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
+//                      [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { renderChart } from './chart.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
 
+const SUITES = ['synthetic', 'decode', 'streams', 'latency'];
 const SIZES = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160] };
 // Frames per run: enough for about a second of GStreamer's own CPU, so per-frame figures are not
 // dominated by timer resolution or by one slow frame.
@@ -26,7 +36,26 @@ const LABELS = {
   'zero-copy': 'frame-source zero-copy',
   'copy-fallback': 'frame-source copy fallback (identity drop-allocation=true)',
   'appsink-copy': 'appsink pull + copy into a new Buffer',
+  'frame-source': 'frame-source',
+  'frame-source-busy': 'frame-source, JS busy 10 ms per frame',
+  'node-av': 'node-av (libavcodec in a prebuilt addon) decoding to JS',
 };
+// The decode suite's files and the gst-launch pipeline each is decoded by alone.
+const CODECS = {
+  h264: {
+    file: 'h264-1080p.mp4',
+    decoder: 'avdec_h264',
+    encode: ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'],
+    floor: (f) => `filesrc location=${f} ! qtdemux ! h264parse ! avdec_h264 ! video/x-raw,format=I420`,
+  },
+  vp9: {
+    file: 'vp9-1080p.webm',
+    decoder: 'vp9dec',
+    encode: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '4M', '-pix_fmt', 'yuv420p'],
+    floor: (f) => `filesrc location=${f} ! matroskademux ! vp9dec ! video/x-raw,format=I420`,
+  },
+};
+const STREAMS = 8;
 
 let args;
 try {
@@ -34,6 +63,7 @@ try {
     options: {
       quick: { type: 'boolean' },
       rounds: { type: 'string' },
+      suites: { type: 'string' },
       frames: { type: 'string' },
       sizes: { type: 'string' },
       formats: { type: 'string' },
@@ -49,7 +79,7 @@ try {
 }
 if (args.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--rounds N] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]',
+    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]',
   );
   process.exit(0);
 }
@@ -58,12 +88,17 @@ const list = (v, all, what) => {
   for (const i of items) if (!all.includes(i)) throw new Error(`bench: unknown ${what} '${i}' (known: ${all.join(', ')})`);
   return items;
 };
+const suites = list(args.suites, SUITES, 'suite');
 const sizes = list(args.sizes, Object.keys(SIZES), 'size');
 const formats = list(args.formats, ['RGBA', 'I420'], 'format');
 const variants = list(args.variants, VARIANTS, 'variant');
 const rounds = Number(args.rounds ?? (args.quick ? 2 : 5));
 const outDir = args.out ? path.resolve(args.out) : path.join(here, 'results');
 const framesFor = (size) => Number(args.frames ?? (args.quick ? Math.max(60, Math.ceil(DEFAULT_FRAMES[size] / 4)) : DEFAULT_FRAMES[size]));
+// Frames of the other suites (--frames is for the synthetic one). Live: 30 a second.
+const decodeFrames = args.quick ? 80 : 300;
+const streamFrames = args.quick ? 60 : 300;
+const liveFrames = args.quick ? 90 : 450;
 
 // --- prerequisites -----------------------------------------------------------------------------
 
@@ -71,21 +106,57 @@ const addon = path.join(here, 'appsink-copy', 'build', 'Release', 'appsink_copy.
 if (!existsSync(addon)) {
   console.error('bench: building bench/appsink-copy (first run) ...');
   // Through npm so its configuration (e.g. nodedir for offline header lookup) reaches node-gyp.
-  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], {
-    cwd: path.join(here, 'appsink-copy'),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], { cwd: path.join(here, 'appsink-copy'), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 if (!existsSync(path.join(root, 'dist', 'index.cjs'))) {
   console.error('bench: dist/ is missing: run npm run build first');
   process.exit(1);
 }
 
+// Must match bench/variant.mjs: runs are measured after this many frames.
+const WARMUP = 20;
+
+const skipped = [];
+let media = null;
+if (suites.includes('decode')) {
+  for (const tool of ['ffmpeg']) {
+    if (spawnSync(tool, ['-version']).status !== 0) {
+      console.error(`bench: the decode suite needs ${tool} (Debian: apt-get install ffmpeg)`);
+      process.exit(1);
+    }
+  }
+  // Each file twice: N frames, and WARMUP frames for the floor's start-up subtraction. Same
+  // source, same settings, so the short one is the long one's start.
+  media = mkdtempSync(path.join(os.tmpdir(), 'frame-source-bench-'));
+  process.on('exit', () => rmSync(media, { recursive: true, force: true }));
+  process.stderr.write(`bench: encoding ${Object.keys(CODECS).join(', ')} 1080p test files (${decodeFrames} frames) ...\n`);
+  for (const c of Object.values(CODECS)) {
+    for (const [frames, name] of [
+      [decodeFrames, c.file],
+      [WARMUP, `warmup-${c.file}`],
+    ]) {
+      execFileSync('nice', ['ffmpeg', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), ...c.encode, path.join(media, name)]);
+    }
+  }
+}
+// node-av is a dev dependency whose install may have been skipped or failed: say so loudly, and
+// run the rest.
+let nodeAv = false;
+if (suites.includes('decode')) {
+  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('node-av/api')"], { cwd: root, encoding: 'utf8' });
+  nodeAv = probe.status === 0;
+  if (!nodeAv) {
+    const why = (probe.stderr.split('\n').find((l) => /Error/.test(l)) ?? probe.stderr).trim();
+    skipped.push(`node-av: not loadable (${why}); install with SKIP_FFMPEG=true npm install`);
+    console.error(`bench: SKIPPING the node-av variant: ${skipped.at(-1)}`);
+  }
+}
+
 // --- one run of one variant ----------------------------------------------------------------------
 
-const description = (size, format, frames) => {
+const synthDescription = (size, format, frames, live = false) => {
   const [w, h] = SIZES[size];
-  return `videotestsrc num-buffers=${frames} ! video/x-raw,format=${format},width=${w},height=${h},framerate=30/1`;
+  return `videotestsrc${live ? ' is-live=true' : ''} num-buffers=${frames} ! video/x-raw,format=${format},width=${w},height=${h},framerate=30/1`;
 };
 
 // The floor's CPU comes from wait4(2)'s rusage of the gst-launch child (microseconds; GNU time
@@ -101,47 +172,113 @@ _, status, ru = os.wait4(pid, 0)
 print(json.dumps({"status": status, "wall": time.monotonic() - t, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}))
 `;
 
-function gstLaunch(desc) {
-  const argv = ['gst-launch-1.0', '-q', ...desc.split(/\s+/), '!', 'fakesink'];
-  const out = execFileSync('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' });
+const gstArgv = (desc) => ['gst-launch-1.0', '-q', ...desc.split(/\s+/), '!', 'fakesink'];
+const parseWait4 = (out, argv) => {
   const r = JSON.parse(out);
   if (r.status !== 0) throw new Error(`gst-launch failed (${r.status}): ${argv.join(' ')}`);
   return r;
+};
+function gstLaunch(desc) {
+  const argv = gstArgv(desc);
+  return parseWait4(execFileSync('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' }), argv);
+}
+// `count` gst-launch at once; CPU and peak RSS summed, wall time of the slowest.
+async function gstLaunchTogether(desc, count) {
+  const argv = gstArgv(desc);
+  const t = performance.now();
+  const outs = await Promise.all(Array.from({ length: count }, () => promisify(execFile)('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' })));
+  const rs = outs.map((o) => parseWait4(o.stdout, argv));
+  return { cpu: rs.reduce((a, r) => a + r.cpu, 0), wall: (performance.now() - t) / 1000, maxrss: rs.reduce((a, r) => a + r.maxrss, 0) };
 }
 
-// Must match bench/variant.mjs: runs are measured after this many frames.
-const WARMUP = 20;
-
-function runFloor(size, format, frames) {
-  // gst-launch's own start-up, negotiation, first touch of its buffers and teardown cancel out:
-  // N frames minus WARMUP frames, as the Node variants measure from frame WARMUP on.
-  const full = gstLaunch(description(size, format, frames));
-  const one = gstLaunch(description(size, format, WARMUP));
+// gst-launch's own start-up, negotiation, first touch of its buffers and teardown cancel out:
+// N frames minus WARMUP frames, as the Node variants measure from frame WARMUP on.
+function floorResult(full, one, measuredFrames) {
   return {
     variant: 'floor',
-    frames,
-    measuredFrames: frames - WARMUP,
+    measuredFrames,
     cpuMs: (full.cpu - one.cpu) * 1000,
     consumerMs: 0,
     wallMs: (full.wall - one.wall) * 1000,
     latencyP50Ms: null,
     latencyP99Ms: null,
+    latencyMaxMs: null,
     peakRssBytes: full.maxrss * 1024,
     zeroCopyPercent: null,
+    copiedFrames: null,
   };
 }
 
-function runNode(variant, size, format, frames) {
-  const r = spawnSync(process.execPath, [path.join(here, 'variant.mjs'), variant, description(size, format, frames), String(frames)], {
-    encoding: 'utf8',
-    timeout: 300000,
-  });
-  if (r.status !== 0) throw new Error(`${variant} ${size} ${format} failed (${r.status}): ${r.stderr}`);
+function runNode(spec) {
+  const r = spawnSync(process.execPath, [path.join(here, 'variant.mjs'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`${spec.suite} ${spec.variant} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
-const runOne = (variant, size, format, frames) =>
-  variant === 'floor' ? runFloor(size, format, frames) : runNode(variant, size, format, frames);
+// --- the work: one entry per row group, each with its variants -------------------------------------
+
+const work = [];
+if (suites.includes('synthetic')) {
+  for (const size of sizes) {
+    for (const format of formats) {
+      const frames = framesFor(size);
+      if (!(frames > WARMUP + 1)) {
+        console.error(`bench: --frames must be more than ${WARMUP + 1} (the first ${WARMUP} are warm-up)`);
+        process.exit(2);
+      }
+      const description = synthDescription(size, format, frames);
+      work.push({
+        suite: 'synthetic',
+        key: `${size} ${format}`,
+        fields: { size, format, width: SIZES[size][0], height: SIZES[size][1], frames },
+        variants,
+        run: (variant) =>
+          variant === 'floor'
+            ? floorResult(gstLaunch(description), gstLaunch(synthDescription(size, format, WARMUP)), frames - WARMUP)
+            : runNode({ suite: 'synthetic', variant, description, frames }),
+      });
+    }
+  }
+}
+if (suites.includes('decode')) {
+  for (const [codec, c] of Object.entries(CODECS)) {
+    const file = path.join(media, c.file);
+    work.push({
+      suite: 'decode',
+      key: `${codec} 1080p`,
+      fields: { codec, size: '1080p', width: 1920, height: 1080, format: 'I420', frames: decodeFrames },
+      variants: ['floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
+      run: (variant) =>
+        variant === 'floor'
+          ? { ...floorResult(gstLaunch(c.floor(file)), gstLaunch(c.floor(path.join(media, `warmup-${c.file}`))), decodeFrames - WARMUP), decoder: c.decoder }
+          : runNode({ suite: 'decode', variant, file, frames: decodeFrames }),
+    });
+  }
+}
+if (suites.includes('streams')) {
+  const description = synthDescription('720p', 'I420', streamFrames);
+  work.push({
+    suite: 'streams',
+    key: `${STREAMS}x 720p I420`,
+    fields: { streams: STREAMS, size: '720p', width: 1280, height: 720, format: 'I420', frames: streamFrames },
+    variants: ['floor', 'frame-source'],
+    run: async (variant) =>
+      variant === 'floor'
+        ? floorResult(await gstLaunchTogether(description, STREAMS), await gstLaunchTogether(synthDescription('720p', 'I420', WARMUP), STREAMS), STREAMS * (streamFrames - WARMUP))
+        : runNode({ suite: 'streams', variant, description, frames: streamFrames, streams: STREAMS }),
+  });
+}
+if (suites.includes('latency')) {
+  const description = synthDescription('1080p', 'I420', liveFrames, true);
+  work.push({
+    suite: 'latency',
+    key: '1080p I420 live 30 fps',
+    fields: { size: '1080p', width: 1920, height: 1080, format: 'I420', frames: liveFrames, rate: 30 },
+    variants: ['frame-source', 'frame-source-busy', 'appsink-copy'],
+    run: (variant) =>
+      runNode({ suite: 'latency', variant: variant.replace(/-busy$/, ''), description, frames: liveFrames, busyMs: variant.endsWith('-busy') ? 10 : 0 }),
+  });
+}
 
 // --- rounds --------------------------------------------------------------------------------------
 
@@ -153,30 +290,23 @@ function shuffle(a) {
   return a;
 }
 const median = (xs) => {
-  const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  const v = xs.filter((x) => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
 
-for (const s of sizes) {
-  if (!(framesFor(s) > WARMUP + 1)) {
-    console.error(`bench: --frames must be more than ${WARMUP + 1} (the first ${WARMUP} are warm-up)`);
-    process.exit(2);
-  }
-}
-const work = [];
-for (const size of sizes) for (const format of formats) work.push({ size, format, frames: framesFor(size) });
-const samples = new Map(); // "size format variant" -> [run]
+const samples = new Map(); // "suite key variant" -> [run]
+const sampleKey = (w, variant) => `${w.suite} ${w.key} ${variant}`;
 const started = Date.now();
 for (let round = 1; round <= rounds; round++) {
   for (const w of work) {
-    for (const variant of shuffle([...variants])) {
-      const r = runOne(variant, w.size, w.format, w.frames);
-      const key = `${w.size} ${w.format} ${variant}`;
+    for (const variant of shuffle([...w.variants])) {
+      const r = await w.run(variant);
+      const key = sampleKey(w, variant);
       if (!samples.has(key)) samples.set(key, []);
       samples.get(key).push(r);
-      process.stderr.write(`\rround ${round}/${rounds}  ${key.padEnd(26)} ${(r.cpuMs / r.measuredFrames).toFixed(3)} ms/frame   `);
+      process.stderr.write(`\rround ${round}/${rounds}  ${key.padEnd(48)} ${(r.cpuMs / r.measuredFrames).toFixed(3)} ms/frame   `);
     }
   }
 }
@@ -186,35 +316,35 @@ process.stderr.write('\n');
 
 const rows = [];
 for (const w of work) {
-  const floorKey = `${w.size} ${w.format} floor`;
-  const floorCpu = samples.has(floorKey) ? median(samples.get(floorKey).map((r) => r.cpuMs / r.measuredFrames)) : null;
-  for (const variant of variants) {
-    const runs = samples.get(`${w.size} ${w.format} ${variant}`);
+  const floorRuns = samples.get(sampleKey(w, 'floor'));
+  const floorCpu = floorRuns ? median(floorRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
+  for (const variant of w.variants) {
+    const runs = samples.get(sampleKey(w, variant));
     const cpu = median(runs.map((r) => r.cpuMs / r.measuredFrames));
-    const wall = median(runs.map((r) => r.wallMs));
     const perFrame = runs.map((r) => r.cpuMs / r.measuredFrames);
-    const consumer = median(runs.map((r) => r.consumerMs / r.measuredFrames));
     rows.push({
-      size: w.size,
-      format: w.format,
-      width: SIZES[w.size][0],
-      height: SIZES[w.size][1],
+      suite: w.suite,
+      ...w.fields,
       variant,
-      frames: w.frames,
       rounds: runs.length,
       cpuMsPerFrame: cpu,
       cpuMsPerFrameMin: Math.min(...perFrame),
       cpuMsPerFrameMax: Math.max(...perFrame),
-      wallMs: wall,
+      wallMs: median(runs.map((r) => r.wallMs)),
       fps: median(runs.map((r) => (r.measuredFrames * 1000) / r.wallMs)),
-      consumerMsPerFrame: consumer,
+      consumerMsPerFrame: median(runs.map((r) => r.consumerMs / r.measuredFrames)),
       ratioToFloor: floorCpu ? cpu / floorCpu : null,
       ratioToFloorWithoutConsumer: floorCpu ? median(runs.map((r) => (r.cpuMs - r.consumerMs) / r.measuredFrames)) / floorCpu : null,
       overheadMsPerFrame: floorCpu !== null ? cpu - floorCpu : null,
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
       latencyP99Ms: median(runs.map((r) => r.latencyP99Ms)),
+      latencyMaxMs: median(runs.map((r) => r.latencyMaxMs)),
       peakRssBytes: median(runs.map((r) => r.peakRssBytes)),
       zeroCopyPercent: median(runs.map((r) => r.zeroCopyPercent)),
+      copiedFrames: median(runs.map((r) => r.copiedFrames)),
+      droppedFrames: median(runs.map((r) => r.droppedFrames)),
+      decoder: runs.find((r) => r.decoder)?.decoder ?? null,
+      decoderFrames: median(runs.map((r) => r.decoderFrames)),
     });
   }
 }
@@ -224,69 +354,69 @@ function machine() {
   try {
     const m = /Model name:\s*(.+)/.exec(execFileSync('lscpu', { encoding: 'utf8' }));
     if (m) cpu = m[1].trim();
-  } catch {
-    // no lscpu (not Linux): keep os.cpus()'s name
-  }
+  } catch {}
   const gst = /version (\S+)/.exec(execFileSync('gst-launch-1.0', ['--version'], { encoding: 'utf8' }))?.[1];
-  return {
-    cpu,
-    cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()}`,
-    gstreamer: gst,
-    node: process.versions.node,
-  };
+  return { cpu, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`, gstreamer: gst, node: process.versions.node, loadAverage: os.loadavg().map((l) => +l.toFixed(2)) };
 }
 
 const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
-const header = [
-  'size',
-  'format',
-  'variant',
-  'CPU ms/frame',
-  '× floor',
-  '+ms/frame',
-  'consumer ms',
-  '× floor w/o consumer',
-  'wall ms',
-  'fps',
-  'lat p50 ms',
-  'lat p99 ms',
-  'peak RSS MiB',
-  'zero-copy %',
-];
-const table = [
-  `| ${header.join(' | ')} |`,
-  `|${header.map((h, i) => (i < 3 ? '---' : '---:')).join('|')}|`,
-  ...rows.map(
-    (r) =>
-      `| ${r.size} | ${r.format} | ${r.variant} | ${fmt(r.cpuMsPerFrame, 3)} | ${fmt(r.ratioToFloor, 2)} | ${fmt(r.overheadMsPerFrame, 3)} | ${fmt(r.consumerMsPerFrame, 3)} | ${fmt(r.ratioToFloorWithoutConsumer, 2)} | ${fmt(r.wallMs, 0)} | ${fmt(r.fps, 0)} | ${fmt(r.latencyP50Ms, 2)} | ${fmt(r.latencyP99Ms, 2)} | ${fmt(r.peakRssBytes / 2 ** 20, 0)} | ${fmt(r.zeroCopyPercent, 0)} |`,
-  ),
-].join('\n');
+const mib = (b) => fmt(b / 2 ** 20, 0);
+// The first `text` columns are left-aligned, the figures after them right-aligned.
+function markdown(header, cells, text) {
+  return [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i < text ? '---' : '---:')).join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n');
+}
+const TABLES = {
+  synthetic: (rs) =>
+    markdown(
+      ['size', 'format', 'variant', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', '× floor w/o consumer', 'wall ms', 'fps', 'lat p50 ms', 'lat p99 ms', 'peak RSS MiB', 'zero-copy %'],
+      rs.map((r) => [r.size, r.format, r.variant, fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.consumerMsPerFrame, 3), fmt(r.ratioToFloorWithoutConsumer, 2), fmt(r.wallMs, 0), fmt(r.fps, 0), fmt(r.latencyP50Ms, 2), fmt(r.latencyP99Ms, 2), mib(r.peakRssBytes), fmt(r.zeroCopyPercent, 0)]),
+      3,
+    ),
+  decode: (rs) =>
+    markdown(
+      ['file', 'variant', 'decoder', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', 'fps', 'copied by us', 'zero-copy %', 'peak RSS MiB'],
+      rs.map((r) => [`${r.codec} ${r.size}`, r.variant, r.decoder ?? '-', fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.consumerMsPerFrame, 3), fmt(r.fps, 0), r.copiedFrames === null ? '-' : `${fmt(r.copiedFrames, 0)}/${r.frames}`, fmt(r.zeroCopyPercent, 0), mib(r.peakRssBytes)]),
+      3,
+    ),
+  streams: (rs) =>
+    markdown(
+      ['streams', 'variant', 'CPU ms/frame (all streams)', '× floor', '+ms/frame', 'wall ms', 'frames/s (all)', 'peak RSS MiB (floor: sum)', 'zero-copy %'],
+      rs.map((r) => [`${r.streams}× ${r.size} ${r.format}`, r.variant, fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.wallMs, 0), fmt(r.fps, 0), mib(r.peakRssBytes), fmt(r.zeroCopyPercent, 0)]),
+      2,
+    ),
+  latency: (rs) =>
+    markdown(
+      ['source', 'variant', 'lat p50 ms', 'lat p99 ms', 'lat max ms', 'CPU ms/frame', 'dropped', 'zero-copy %'],
+      rs.map((r) => [`${r.size} ${r.format} live ${r.rate} fps`, r.variant, fmt(r.latencyP50Ms, 2), fmt(r.latencyP99Ms, 2), fmt(r.latencyMaxMs, 2), fmt(r.cpuMsPerFrame, 3), fmt(r.droppedFrames, 0), fmt(r.zeroCopyPercent, 0)]),
+      2,
+    ),
+};
 
 const result = {
   date: new Date().toISOString(),
   machine: machine(),
   settings: {
     rounds,
+    suites,
     sizes,
     formats,
     variants,
-    frames: Object.fromEntries(sizes.map((s) => [s, framesFor(s)])),
+    frames: { ...Object.fromEntries(sizes.map((s) => [s, framesFor(s)])), decode: decodeFrames, streams: streamFrames, live: liveFrames },
     quick: !!args.quick,
     seconds: Math.round((Date.now() - started) / 1000),
   },
+  skipped,
   definitions: {
-    cpuMsPerFrame:
-      'process CPU (user + system, all threads) per frame, median over rounds; frame-source variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage)',
-    ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame for the same size and format',
+    cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
+    ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame of the same work',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
-    consumerMsPerFrame:
-      'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
+    consumerMsPerFrame: 'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
     ratioToFloorWithoutConsumer: '(CPU minus consumer time) per frame / the floor cpuMsPerFrame: what frame-source itself adds',
-    latency:
-      "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99 over the run's frames, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
-    consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame',
+    latency: "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99/max over the run's frames after the 20th, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
+    consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame (node-av: of each plane)',
+    busy: 'latency suite, frame-source-busy: 10 ms of synchronous JS work after each frame',
+    copiedFrames: 'decode suite: frames frame-source itself copied into a slot (stats.copiedFrames), median over rounds',
+    decoderFrames: 'frames a software decoder copied into its slot itself (stats.decoderFrames): its own one copy, as into any sink', 
   },
   labels: LABELS,
   rows,
@@ -296,8 +426,12 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(path.join(outDir, 'latest.svg'), renderChart(result));
 const m = result.machine;
-console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; GStreamer ${m.gstreamer}; Node.js ${m.node}`);
-console.log(`${rounds} rounds, medians; frames per run: ${sizes.map((s) => `${s} ${framesFor(s)}`).join(', ')}\n`);
-console.log(table);
+console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; GStreamer ${m.gstreamer}; Node.js ${m.node}; load average at the end ${m.loadAverage.join(' ')}`);
+console.log(`${rounds} rounds, medians; frames per run: ${Object.entries(result.settings.frames).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+for (const s of skipped) console.log(`SKIPPED: ${s}`);
+for (const suite of suites) {
+  const rs = rows.filter((r) => r.suite === suite);
+  if (rs.length) console.log(`\n${suite}\n\n${TABLES[suite](rs)}`);
+}
 console.log(`\nJSON: ${JSON.stringify({ machine: m, rows })}`);
 console.log(`\nwrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.svg`);

@@ -189,15 +189,13 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   link_ = std::make_shared<JsLink>(Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1));
   std::weak_ptr<SourcePipeline> weak = pipeline_;
   std::shared_ptr<JsLink> link = link_;
-  // Called from GStreamer threads. Non-blocking: a full queue cannot happen (unbounded), and wakes
-  // are coalesced by the pipeline, so at most one call is pending at a time. After the link is
-  // closed (close() finished, or the environment is going away) this does nothing.
-  pipeline_->setWake([link, weak]() {
-    link->call([weak](Napi::Env, Napi::Function onWake) {
-      if (auto p = weak.lock()) p->wakeHandled();
-      callSafely([&] { onWake.Call({}); });
-    });
+  // wake() is called from GStreamer threads, never blocks, and is coalesced (by the pipeline and by
+  // libuv). After the link is closed (close() finished, or the environment is going away) it does
+  // nothing.
+  link_->setWake(env, info[1].As<Napi::Function>(), [weak]() {
+    if (auto p = weak.lock()) p->wakeHandled();
   });
+  pipeline_->setWake([link]() { link->wake(); });
   // Registered after the thread-safe function so that, at environment teardown, it runs first
   // (hooks run in reverse order) and closes the link before the function goes away.
   napi_add_env_cleanup_hook(env, &FrameSourceHandle::onEnvCleanup, this);
@@ -334,6 +332,8 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("interlaced", f.interlaced);
       o.Set("elements", stringArray(env, f.elements));
       o.Set("decoder", f.decoder);
+      o.Set("path", f.path);
+      o.Set("writer", f.writer);
       break;
     }
     case Item::Kind::Eos:
@@ -414,6 +414,7 @@ Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("frames", static_cast<double>(s.frames));
   o.Set("zeroCopyFrames", static_cast<double>(s.zeroCopyFrames));
   o.Set("copiedFrames", static_cast<double>(s.copiedFrames));
+  o.Set("decoderFrames", static_cast<double>(s.decoderFrames));
   o.Set("bytesCopied", static_cast<double>(s.bytesCopied));
   o.Set("droppedFrames", static_cast<double>(s.droppedFrames));
   o.Set("queuedFrames", static_cast<double>(s.queuedFrames));

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include <gst/base/gstbasetransform.h>
 #include <gst/pbutils/missing-plugins.h>
 
 #include "backends/cpu.h"
@@ -23,6 +24,10 @@ ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref
 constexpr const char* kSinkName = "frame-source-sink";
 
 const Backend& kCpuBackendRef() { return kCpuBackend; }
+
+// Reference frames a decoder may keep in slots of a growing pool, beyond the ring's maxSlots: the
+// most H.264/H.265 allow (a DPB of 16 frames).
+constexpr size_t kDecoderReferences = 16;
 
 // Items that JS gets as soon as it wakes, ahead of queued frames (in urgent_, in arrival order). An
 // error is also announced there (a copy), while the item itself stays behind the frames decoded
@@ -366,8 +371,18 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
   size_t size = GST_VIDEO_INFO_SIZE(&info);
   bool cpu = backend_ == &kCpuBackendRef();
-  if (cpu) ring_->reserve(size, upfrontSlots());
-  PoolPtr pool(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+  PoolOffer offer;
+  offer.maxBuffers = opts_.ringSize + 1;
+  PoolPtr pool;
+  if (cpu) {
+    // The CPU ring: a pool over its slots, shaped for whoever writes into it (offerFor()).
+    ring_->reserve(size, upfrontSlots());
+    offer = offerFor();
+    if (offer.grow) ring_->allowExtra(kDecoderReferences);
+    pool.reset(newSlotPool(ring_, SlotPoolOptions{offer.grow, offer.decoder}));
+  } else {
+    pool.reset(backend_->newPool ? backend_->newPool(setup_) : nullptr);
+  }
   if (!pool) return GST_PAD_PROBE_OK;
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
@@ -382,13 +397,88 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
                                 }),
                  pools_.end());
     pools_.push_back(std::make_unique<WeakRef>(pool.get()));
+    offered_ = offer;
   }
-  // One buffer more than the ring: appsink keeps a reference to the last buffer it handed out (in
-  // its reusable sample) until the next one arrives, so without it a consumer holding ringSize - 1
-  // frames that releases the newest would leave upstream waiting forever.
-  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, opts_.ringSize + 1);
-  gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+  gst_query_add_allocation_pool(query, pool.get(), static_cast<guint>(size), 0, offer.maxBuffers);
+  if (offer.videoMeta) gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
   return GST_PAD_PROBE_HANDLED;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What we offer upstream, by who writes into our pool. Streaming threads.
+
+namespace {
+
+bool isVideoDecoder(GstElementFactory* f) {
+  const gchar* klass = f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
+  return klass && std::strstr(klass, "Decoder") && (std::strstr(klass, "Video") || std::strstr(klass, "Image"));
+}
+
+// The element whose ALLOCATION query reaches our sink pad: the first one upstream that does not
+// pass the query on. Bins are crossed through their ghost pads; transforms in passthrough
+// (videoconvert or videoscale with nothing to do) or in place (capsfilter) and queues forward the
+// query, so we look past them.
+ElementPtr allocationWriter(GstPad* sinkPad) {
+  PadPtr pad(gst_pad_get_peer(sinkPad));
+  for (int hops = 0; pad && hops < 32; hops++) {
+    while (pad && GST_IS_GHOST_PAD(pad.get())) pad.reset(gst_ghost_pad_get_target(GST_GHOST_PAD(pad.get())));
+    if (!pad) break;
+    ElementPtr element(gst_pad_get_parent_element(pad.get()));
+    if (!element) break;
+    GstElementFactory* f = gst_element_get_factory(element.get());
+    const char* name = f ? GST_OBJECT_NAME(f) : "";
+    // A transform in passthrough or in place (capsfilter, identity) allocates nothing: it proxies
+    // the query of the element before it.
+    GstBaseTransform* t = GST_IS_BASE_TRANSFORM(element.get()) ? GST_BASE_TRANSFORM(element.get()) : nullptr;
+    bool forwards = (t && (gst_base_transform_is_passthrough(t) || gst_base_transform_is_in_place(t))) ||
+                    std::strcmp(name, "queue") == 0 || std::strcmp(name, "multiqueue") == 0;
+    if (!forwards) return element;
+    PadPtr in(gst_element_get_static_pad(element.get(), "sink"));
+    if (!in) break;  // multiqueue's pads are request pads: stop rather than guess
+    pad.reset(gst_pad_get_peer(in.get()));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// gst-libav's decoders (avdec_*) drop any pool whose max is 1 to 31 ("it may stall") and fall back
+// to a pool of their own, into which they copy each picture; we then copied it again into a slot.
+// Offered a pool with no max they copy their picture into our slot instead: one copy, their own,
+// the same one they make into any sink's buffers. Without GstVideoMeta: told downstream takes video
+// meta, avdec hands out the buffers of its own direct-rendering pool whenever their size matches the
+// caps (H.264 at 720p, H.265 at 1080p: no padding rows), and we copy again. Such a pool grows as the decoder's reference
+// frames need it, on demand, up to the ring's maxSlots (ringSize x 2 + 2) plus kDecoderReferences:
+// the decoder's references must not eat into the frames the consumer may hold. Everything else gets
+// a bounded pool, whose max is the backpressure: one buffer more than the ring, because appsink
+// keeps a reference to the last buffer it handed out (in its reusable sample) until the next one
+// arrives, so without it a consumer holding ringSize - 1 frames that releases the newest would leave
+// upstream waiting forever.
+SourcePipeline::PoolOffer SourcePipeline::offerFor() {
+  PoolOffer offer;
+  offer.maxBuffers = opts_.ringSize + 1;
+  ElementPtr sink(gst_bin_get_by_name(GST_BIN(pipeline_.get()), kSinkName));
+  PadPtr sinkPad(sink ? gst_element_get_static_pad(sink.get(), "sink") : nullptr);
+  ElementPtr writer(sinkPad ? allocationWriter(sinkPad.get()) : nullptr);
+  GstElementFactory* f = writer ? gst_element_get_factory(writer.get()) : nullptr;
+  if (!f) return offer;
+  offer.writer = GST_OBJECT_NAME(f);
+  offer.decoder = isVideoDecoder(f);
+  if (offer.decoder && offer.writer.rfind("avdec_", 0) == 0) {
+    offer.maxBuffers = 0;
+    offer.grow = true;
+    offer.videoMeta = false;
+  }
+  return offer;
+}
+
+// How `buf` reached the ring (FormatInfo::path), told the way takeSample counts it.
+std::string SourcePipeline::pathOf(GstBuffer* buf) {
+  if (gst_buffer_n_memory(buf) != 1) return "copy";
+  MemoryMap map(gst_buffer_peek_memory(buf, 0));
+  size_t offset = 0;
+  if (!map.ok() || ring_->find(map.data(), map.size(), &offset) < 0) return "copy";
+  return isDecoderSlotPool(buf->pool) ? "decoder" : "upstream";
 }
 
 // Called from the streaming thread that pushed a buffer into appsink.
@@ -396,7 +486,7 @@ GstFlowReturn SourcePipeline::onNewSample(GstAppSink* sink, gpointer self) {
   return static_cast<SourcePipeline*>(self)->takeSample(sink);
 }
 
-void SourcePipeline::noteCaps(GstCaps* caps) {
+void SourcePipeline::noteCaps(GstCaps* caps, GstBuffer* buf) {
   if (lastCaps_ && (lastCaps_.get() == caps || gst_caps_is_equal(lastCaps_.get(), caps))) return;
   GstVideoInfo info;
   lastCaps_.reset(gst_caps_ref(caps));
@@ -430,6 +520,11 @@ void SourcePipeline::noteCaps(GstCaps* caps) {
     f->elements = elements_;
     f->decoder = decoder_;
   }
+  f->path = pathOf(buf);
+  {
+    std::lock_guard<std::mutex> lk(poolsMu_);
+    f->writer = offered_.writer;
+  }
   format_ = f;
   if (backend_ == &kCpuBackendRef()) ring_->reserve(f->size, upfrontSlots());
   Item item;
@@ -455,7 +550,7 @@ GstFlowReturn SourcePipeline::takeSample(GstAppSink* sink) {
     }
     prerollPushed_.reset();
   }
-  noteCaps(caps);
+  noteCaps(caps, buf);
   if (!format_) return GST_FLOW_NOT_NEGOTIATED;
   Item item;
   GstFlowReturn flow = GST_FLOW_OK;
@@ -482,7 +577,7 @@ GstFlowReturn SourcePipeline::takePreroll(GstAppSink* sink) {
     std::lock_guard<std::mutex> lk(prerollMu_);
     if (prerollPushed_ && prerollPushed_.get() == buf) return GST_FLOW_OK;
   }
-  noteCaps(caps);
+  noteCaps(caps, buf);
   if (!format_) return GST_FLOW_OK;
   Item item;
   GstFlowReturn flow = GST_FLOW_OK;
@@ -564,6 +659,7 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
       item->size = map.size();
       item->buffer.reset(gst_buffer_ref(buf));
       zeroCopy_++;
+      if (isDecoderSlotPool(buf->pool)) decoderFrames_++;
       return true;
     }
   }
@@ -825,8 +921,15 @@ void SourcePipeline::push(Item&& item) {
   std::vector<Item> drops;
   bool needWake;
   {
-    std::lock_guard<std::mutex> lk(queueMu_);
+    std::unique_lock<std::mutex> lk(queueMu_);
     if (item.kind == Item::Kind::Frame) {
+      // A decoder writing into a growing pool has no pool max to stop it, and the ring's limit
+      // leaves room for its references: without this, a consumer that stops reading would let it
+      // fill the whole ring with undelivered frames. Wait (streaming thread) for JS to take one.
+      if (!dropping() && item.buffer && isDecoderSlotPool(item.buffer->pool) && slotPoolGrows(item.buffer->pool)) {
+        roomCv_.wait(lk, [this] { return queuedFrames_ < opts_.ringSize || stopping_.load(); });
+        if (stopping_) return;
+      }
       if (dropping()) {
         size_t keep = std::max<uint32_t>(opts_.maxQueued, 1);
         while (queuedFrames_ >= keep) {
@@ -884,6 +987,7 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   if (queue_.front().kind == Item::Kind::Frame) {
     if (!acceptFrame) return false;
     queuedFrames_--;
+    roomCv_.notify_one();
   }
   *out = std::move(queue_.front());
   queue_.pop_front();
@@ -897,6 +1001,7 @@ PipelineStats SourcePipeline::stats() const {
   s.copiedFrames = copied_;
   s.bytesCopied = bytesCopied_;
   s.droppedFrames = dropped_;
+  s.decoderFrames = decoderFrames_;
   {
     std::lock_guard<std::mutex> lk(queueMu_);
     s.queuedFrames = queuedFrames_;
@@ -1119,6 +1224,10 @@ void SourcePipeline::cancelWaits() {
     inFlight_->cv.notify_all();
   }
   flushPools();
+  {
+    std::lock_guard<std::mutex> lk(queueMu_);  // a waiter in push() either sees stopping_ or is woken
+  }
+  roomCv_.notify_all();
 }
 
 void SourcePipeline::stop(std::function<void()> done) {

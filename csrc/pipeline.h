@@ -77,6 +77,11 @@ struct FormatInfo {
   bool interlaced = false;
   std::vector<std::string> elements;  // factory names in the pipeline, in the order they were added
   std::string decoder;                // the video decoder's factory name, if any
+  // How this format's frames reach the ring: "upstream" (the writer renders each frame into a
+  // slot), "decoder" (a software decoder copies each decoded picture into a slot: its own one copy,
+  // none of ours) or "copy" (upstream declined our pool: we copy each frame into a slot).
+  std::string path;
+  std::string writer;  // factory name of the element our pool was offered to, or ""
 };
 
 // Frames of a GPU backend in upstream's own memory (a decoder's CUDA pool, memory:DMABuf) that are
@@ -130,6 +135,7 @@ struct Item {
 
 struct PipelineStats {
   uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;
+  uint64_t decoderFrames = 0;  // of zeroCopyFrames: written into their slot by a video decoder
   uint64_t queuedFrames = 0;
   SlotRing::Counts ring;
 };
@@ -205,11 +211,21 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void pushError(const std::string& message);
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
+  // The pool we offer, by who writes into it (see offerFor in pipeline.cc).
+  struct PoolOffer {
+    uint32_t maxBuffers = 0;
+    bool grow = false;     // no max: the ring's maxSlots is the limit
+    bool decoder = false;   // the writer is a video decoder
+    bool videoMeta = true;  // announce GstVideoMeta (strides of the writer's choosing)
+    std::string writer;     // its factory name
+  };
+  PoolOffer offerFor();
+  std::string pathOf(GstBuffer* buf);
   GstFlowReturn takeSample(GstAppSink* sink);
   bool takeIntoRing(GstBuffer* buf, Item* item);
   bool takeIntoBackend(GstBuffer* buf, Item* item);
   bool admitInFlight(Item* item);
-  void noteCaps(GstCaps* caps);
+  void noteCaps(GstCaps* caps, GstBuffer* buf);  // buf: the first frame in these caps
   void push(Item&& item);
   void wake();
   bool dropping() const;
@@ -241,12 +257,14 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   std::mutex poolsMu_;
   std::vector<std::unique_ptr<WeakRef>> pools_;
+  PoolOffer offered_;  // the last offer (guarded by poolsMu_)
 
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
   std::deque<Item> urgent_;  // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
+  std::condition_variable roomCv_;  // push() waits here for JS to take a decoder's frame
 
   std::mutex wakeMu_;
   std::function<void()> wake_;
@@ -256,7 +274,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::atomic<bool> abandoned_{false};
   int fifoFd_ = -1;  // owned; closed when the last thread lets go of this object
   std::atomic<bool> live_{false};
-  std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0};
+  std::atomic<uint64_t> frames_{0}, zeroCopy_{0}, copied_{0}, bytesCopied_{0}, dropped_{0}, decoderFrames_{0};
 
   // Playback control. The control queue runs its work in order on one control thread at a time.
   std::mutex controlMu_;

@@ -4,14 +4,23 @@
 #include <gst/video/video.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
 // C++ state kept out of the GObject instance struct, which GLib zero-fills instead of constructing.
 struct PoolState {
   std::shared_ptr<fs::SlotRing> ring;
+  fs::SlotPoolOptions options;
   std::atomic<bool> flushing{false};
   GstVideoInfo info;
   bool addMeta = false;
   size_t size = 0;
+  // A growing pool's acquirers wait here for a buffer to come back (see slotPoolAcquireBuffer).
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<int> waiting{0};
+  std::atomic<uint64_t> returned{0};
 };
 
 struct GstSlotPool {
@@ -51,12 +60,44 @@ gboolean slotPoolSetConfig(GstBufferPool* pool, GstStructure* config) {
   return GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->set_config(pool, config);
 }
 
-// Called from the upstream streaming thread when the pool has no idle buffer and is below its max.
-// The pool's own max does the waiting for returned buffers; we only wait here for JS to grow the ring.
+// Called from the thread that wants a buffer (a streaming thread, or a decoder's own thread). A
+// bounded pool's own max does the waiting. A growing pool (max 0) has none: the ring's maxSlots is
+// its limit, so when the ring is full we wait here for a buffer to come back to the pool, then take
+// it from the pool's queue. That wait cannot happen inside alloc_buffer: a buffer returned to the
+// pool is parked in its queue with its slot still wrapped, so a wait for a free slot would never
+// end. Slots freed elsewhere (an old pool's buffers, copies) are noticed by a short poll.
+GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
+  PoolState* st = stateOf(pool);
+  auto parent = GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->acquire_buffer;
+  if (!st->options.grow) return parent(pool, buffer, params);
+  GstBufferPoolAcquireParams once{};
+  if (params) once = *params;
+  const bool mayWait = !(once.flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
+  once.flags = static_cast<GstBufferPoolAcquireFlags>(once.flags | GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
+  st->waiting++;
+  GstFlowReturn r;
+  for (;;) {
+    uint64_t seen = st->returned.load();
+    r = parent(pool, buffer, &once);  // an idle buffer, or alloc_buffer; EOS when the ring is full
+    if (r != GST_FLOW_EOS || !mayWait) break;
+    std::unique_lock<std::mutex> lk(st->mu);
+    st->cv.wait_for(lk, std::chrono::milliseconds(10), [&] { return st->returned.load() != seen || st->flushing.load(); });
+    if (st->flushing || st->ring->cancelled()) {
+      r = GST_FLOW_FLUSHING;
+      break;
+    }
+  }
+  st->waiting--;
+  return r;
+}
+
+// Called from the thread that wants a buffer when the pool has no idle buffer and is below its max.
+// A bounded pool's own max does the waiting for returned buffers; we only wait here for JS to grow
+// the ring. A growing pool does not wait for a slot: it says EOS ("none now") when the ring is full.
 GstFlowReturn slotPoolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
   PoolState* st = stateOf(pool);
-  int id = st->ring->acquire(st->size, true, &st->flushing);
-  if (id < 0) return GST_FLOW_FLUSHING;
+  int id = st->ring->acquire(st->size, !st->options.grow, &st->flushing);
+  if (id < 0) return st->options.grow && !st->flushing && !st->ring->cancelled() ? GST_FLOW_EOS : GST_FLOW_FLUSHING;
   GstBuffer* buf = gst_buffer_new();
   gst_buffer_append_memory(buf, st->ring->wrap(id, st->size));
   if (st->addMeta) {
@@ -73,6 +114,8 @@ void slotPoolFlushStart(GstBufferPool* pool) {
   PoolState* st = stateOf(pool);
   st->flushing = true;
   st->ring->wakeWaiters();
+  std::lock_guard<std::mutex> lk(st->mu);
+  st->cv.notify_all();
 }
 
 void slotPoolFlushStop(GstBufferPool* pool) { stateOf(pool)->flushing = false; }
@@ -80,8 +123,14 @@ void slotPoolFlushStop(GstBufferPool* pool) { stateOf(pool)->flushing = false; }
 // Called from whichever thread drops a buffer's last reference. Once the source is closing, the
 // buffer is freed rather than parked in the pool, so its slot comes back at once.
 void slotPoolReleaseBuffer(GstBufferPool* pool, GstBuffer* buffer) {
-  if (stateOf(pool)->ring->cancelled()) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+  PoolState* st = stateOf(pool);
+  if (st->ring->cancelled()) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY);
   GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, buffer);
+  if (st->waiting.load() > 0) {
+    std::lock_guard<std::mutex> lk(st->mu);
+    st->returned++;
+    st->cv.notify_all();
+  }
 }
 
 void slotPoolFinalize(GObject* obj) {
@@ -98,6 +147,7 @@ static void gst_slot_pool_class_init(GstSlotPoolClass* klass) {
   GstBufferPoolClass* pc = GST_BUFFER_POOL_CLASS(klass);
   pc->get_options = slotPoolGetOptions;
   pc->set_config = slotPoolSetConfig;
+  pc->acquire_buffer = slotPoolAcquireBuffer;
   pc->alloc_buffer = slotPoolAllocBuffer;
   pc->flush_start = slotPoolFlushStart;
   pc->flush_stop = slotPoolFlushStop;
@@ -108,12 +158,23 @@ static void gst_slot_pool_init(GstSlotPool* self) { self->state = new PoolState(
 
 namespace fs {
 
-GstBufferPool* newSlotPool(std::shared_ptr<SlotRing> ring) {
+GstBufferPool* newSlotPool(std::shared_ptr<SlotRing> ring, SlotPoolOptions options) {
   auto* pool = static_cast<GstSlotPool*>(g_object_new(GST_TYPE_SLOT_POOL, nullptr));
   pool->state->ring = std::move(ring);
+  pool->state->options = options;
   // Pools are GstObjects with a floating reference; the caller owns a plain one.
   gst_object_ref_sink(pool);
   return GST_BUFFER_POOL(pool);
+}
+
+bool isDecoderSlotPool(GstBufferPool* pool) {
+  if (pool == nullptr || !G_TYPE_CHECK_INSTANCE_TYPE(pool, GST_TYPE_SLOT_POOL)) return false;
+  return stateOf(pool)->options.decoder;
+}
+
+bool slotPoolGrows(GstBufferPool* pool) {
+  if (pool == nullptr || !G_TYPE_CHECK_INSTANCE_TYPE(pool, GST_TYPE_SLOT_POOL)) return false;
+  return stateOf(pool)->options.grow;
 }
 
 }  // namespace fs

@@ -1,7 +1,8 @@
 // GstSlotPool: a GstBufferPool whose buffers wrap SlotRing slots, so that upstream elements write
-// each frame straight into memory that JS sees. Threads: set_config and alloc_buffer run on the
-// upstream streaming thread that configures or fills the pool; flush_start on whichever thread
-// deactivates or flushes it (a state change, or our teardown).
+// each frame straight into memory that JS sees. Threads: set_config, acquire_buffer and alloc_buffer
+// run on the upstream streaming thread (or a decoder's own threads) that configures or fills the
+// pool; release_buffer on whichever thread drops a buffer's last reference; flush_start on whichever
+// thread deactivates or flushes it (a state change, or our teardown).
 #pragma once
 
 #include <gst/gst.h>
@@ -18,6 +19,20 @@ GType gst_slot_pool_get_type(void);
 G_END_DECLS
 
 namespace fs {
+
+struct SlotPoolOptions {
+  // Offered with no max of buffers: the pool grows on demand until the ring is full (its maxSlots),
+  // then waits for a buffer to come back. For decoders that refuse a bounded pool (avdec_*).
+  bool grow = false;
+  // The element writing into this pool is a video decoder (its frames' path is "decoder").
+  bool decoder = false;
+};
+
 // (transfer full) A new, unconfigured pool over `ring`.
-GstBufferPool* newSlotPool(std::shared_ptr<SlotRing> ring);
+GstBufferPool* newSlotPool(std::shared_ptr<SlotRing> ring, SlotPoolOptions options = {});
+
+// Whether `pool` is one of ours whose writer is a video decoder; whether it is a growing one.
+bool isDecoderSlotPool(GstBufferPool* pool);
+bool slotPoolGrows(GstBufferPool* pool);
+
 }  // namespace fs

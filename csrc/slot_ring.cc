@@ -10,6 +10,11 @@ void SlotRing::setWake(std::function<void()> wake) {
   wake_ = std::move(wake);
 }
 
+void SlotRing::allowExtra(size_t extra) {
+  std::lock_guard<std::mutex> lk(mu_);
+  extra_ = std::max(extra_, extra);
+}
+
 void SlotRing::callWake() {
   std::function<void()> wake;
   {
@@ -21,7 +26,7 @@ void SlotRing::callWake() {
 
 void SlotRing::requestLocked(size_t size, size_t count) {
   size_t coming = request_.count + inFlight_;
-  size_t room = live_ + coming < maxSlots_ ? maxSlots_ - live_ - coming : 0;
+  size_t room = live_ + coming < limitLocked() ? limitLocked() - live_ - coming : 0;
   count = std::min(count, room);
   if (count == 0) return;
   request_.count += count;
@@ -83,7 +88,7 @@ int SlotRing::acquire(size_t size, bool mayWait, const std::atomic<bool>* abort)
       break;
     }
     size_t coming = request_.count + inFlight_;
-    if (coming < waiters_ && live_ + coming < maxSlots_) {
+    if (coming < waiters_ && live_ + coming < limitLocked()) {
       requestLocked(size, 1);
       lk.unlock();
       callWake();

@@ -33,6 +33,11 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
 
   explicit SlotRing(size_t maxSlots) : maxSlots_(maxSlots) {}
 
+  // Streaming thread: a decoder writes into this ring and keeps its reference frames in slots (up
+  // to 16 for H.264), on top of what the consumer holds: the ring may grow by `extra` slots beyond
+  // maxSlots, on demand only. Never lowers the limit.
+  void allowExtra(size_t extra);
+
   // Set once on the JS thread before the pipeline starts. Called, outside our lock, whenever JS must
   // allocate slots; it must not block.
   void setWake(std::function<void()> wake);
@@ -100,6 +105,8 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   std::condition_variable cv_;
   std::vector<Slot> slots_;
   const size_t maxSlots_;
+  size_t extra_ = 0;  // allowExtra()
+  size_t limitLocked() const { return maxSlots_ + extra_; }
   size_t live_ = 0;
   size_t inUse_ = 0;
   size_t bytes_ = 0;

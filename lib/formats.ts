@@ -51,6 +51,16 @@ export interface VideoFormat {
   backend: string;
   /** Backends preferred over it, and why each was not used. */
   skippedBackends: ReadonlyArray<{ name: string; reason: string }>;
+  /**
+   * How this format's first frame reached frame-source's memory (stats count every frame):
+   * 'upstream': an element (`writer`) rendered it straight into a slot; 'decoder': a software
+   * decoder (`writer`, e.g. avdec_h264) copied its decoded picture into a slot, the one copy it makes
+   * for any sink, none by frame-source; 'copy': upstream declined frame-source's memory and
+   * frame-source copied the frame into a slot.
+   */
+  path: 'upstream' | 'decoder' | 'copy';
+  /** Factory name of the element frame-source's memory was offered to (the one writing frames), or null. */
+  writer: string | null;
 }
 
 /**
@@ -123,6 +133,8 @@ export function toVideoFormat(
     decoder: item.decoder === '' ? null : item.decoder,
     backend,
     skippedBackends: Object.freeze(skippedBackends.map((s) => Object.freeze({ ...s }))),
+    path: item.path,
+    writer: item.writer === '' ? null : item.writer,
   });
 }
 

@@ -46,7 +46,7 @@ export interface FrameSourceStats extends NativeStats {
   bytesDownloaded: number;
 }
 
-const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'bytesCopied', 'droppedFrames'] as const;
+const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'decoderFrames', 'bytesCopied', 'droppedFrames'] as const;
 
 /** The events a {@link FrameSource} emits, each with the arguments its listeners get. */
 export interface FrameSourceEvents {
@@ -233,7 +233,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #bytesDownloaded = 0;
   #totalReconnects = 0;
   // Counters of pipelines replaced by reconnects, so that stats cover the whole stream.
-  #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, bytesCopied: 0, droppedFrames: 0 };
+  #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, decoderFrames: 0, bytesCopied: 0, droppedFrames: 0 };
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.

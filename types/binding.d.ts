@@ -87,6 +87,8 @@ export interface NativeFormatItem {
   interlaced: boolean;
   elements: string[];
   decoder: string;
+  path: 'upstream' | 'decoder' | 'copy';
+  writer: string;
 }
 
 export interface NativeEosItem {
@@ -144,6 +146,8 @@ export interface NativeStats {
   zeroCopyFrames: number;
   /** Of those, frames upstream wrote elsewhere, copied into a slot (see `Frame.copied`). */
   copiedFrames: number;
+  /** Of zeroCopyFrames: those a video decoder wrote into their slot (its own copy of the picture). */
+  decoderFrames: number;
   /** Bytes those copies moved. */
   bytesCopied: number;
   /** Frames dropped because the consumer was slower than a dropping source (see the `drop` option). */
