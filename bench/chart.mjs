@@ -3,7 +3,15 @@
 // appsink-copy; (bottom) what each frame-source variant adds over the floor, in ms per frame, on a
 // linear scale: a flat line is an overhead independent of resolution. Below them, bars for the
 // decode and many-streams suites (CPU × their floor) and the live latency suite (p50/p99/max).
-const COLORS = { floor: '#444444', 'zero-copy': '#1f77b4', 'frame-source': '#1f77b4', 'frame-source-busy': '#6baed6', 'copy-fallback': '#ff7f0e', 'appsink-copy': '#d62728', 'node-av': '#9467bd' };
+const COLORS = {
+  floor: '#444444',
+  'zero-copy': '#1f77b4',
+  'frame-source': '#1f77b4',
+  'frame-source-busy': '#6baed6',
+  'copy-fallback': '#ff7f0e',
+  'appsink-copy': '#d62728',
+  'node-av': '#9467bd',
+};
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const n1 = (v) => v.toFixed(1);
 
@@ -53,9 +61,13 @@ function panel(out, { ox, oy, W, H, title, rows, variants, value, log, yLabel })
     const pts = rows.filter((r) => r.variant === v && value(r) !== null).sort((a, b) => mp(a) - mp(b));
     if (pts.length === 0) continue;
     const color = COLORS[v] ?? '#2ca02c';
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((r) => `${n1(x(mp(r)))},${n1(y(value(r)))}`).join(' ')}"/>`);
+    out.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((r) => `${n1(x(mp(r)))},${n1(y(value(r)))}`).join(' ')}"/>`,
+    );
     for (const r of pts) {
-      out.push(`<circle cx="${n1(x(mp(r)))}" cy="${n1(y(value(r)))}" r="3" fill="${color}"><title>${esc(`${r.variant} ${r.size} ${r.format}: ${value(r).toFixed(3)} ms/frame`)}</title></circle>`);
+      out.push(
+        `<circle cx="${n1(x(mp(r)))}" cy="${n1(y(value(r)))}" r="3" fill="${color}"><title>${esc(`${r.variant} ${r.size} ${r.format}: ${value(r).toFixed(3)} ms/frame`)}</title></circle>`,
+      );
     }
   }
 }
@@ -77,7 +89,9 @@ function bars(out, { ox, oy, W, title, rows, label, series, unit }) {
     for (const s of group) {
       const v = s.value(r);
       const color = s.color ?? COLORS[r.variant] ?? '#2ca02c';
-      out.push(`<rect x="${n1(x(0))}" y="${y}" width="${n1(x(v) - x(0))}" height="${barH - 2}" fill="${color}"><title>${esc(`${label(r)} ${s.name ?? ''}: ${v.toFixed(3)} ${unit}`)}</title></rect>`);
+      out.push(
+        `<rect x="${n1(x(0))}" y="${y}" width="${n1(x(v) - x(0))}" height="${barH - 2}" fill="${color}"><title>${esc(`${label(r)} ${s.name ?? ''}: ${v.toFixed(3)} ${unit}`)}</title></rect>`,
+      );
       out.push(`<text x="${n1(x(v) + 4)}" y="${y + barH - 3}">${esc(`${v.toFixed(2)}${s.name ? ` ${s.name}` : ''}`)}</text>`);
       y += barH;
     }
@@ -98,15 +112,39 @@ export function renderChart(result) {
   const width = Math.max(W * formats.length, 2 * W);
   const out = [];
   const m = result.machine;
-  out.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(`CPU per frame: ${m.cpu}, ${m.cores} cores, GStreamer ${m.gstreamer}, Node ${m.node}`)}</text>`);
+  out.push(
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(`CPU per frame: ${m.cpu}, ${m.cores} cores, GStreamer ${m.gstreamer}, Node ${m.node}`)}</text>`,
+  );
   let y = 30;
   if (synthetic.length > 0) {
     formats.forEach((format, i) => {
       const rows = synthetic.filter((r) => r.format === format && r.cpuMsPerFrame !== null);
-      panel(out, { ox: i * W, oy: y, W, H: H1, title: `${format}: CPU ms per frame (log scale)`, rows, variants, value: (r) => r.cpuMsPerFrame, log: true, yLabel: 'CPU ms per frame' });
+      panel(out, {
+        ox: i * W,
+        oy: y,
+        W,
+        H: H1,
+        title: `${format}: CPU ms per frame (log scale)`,
+        rows,
+        variants,
+        value: (r) => r.cpuMsPerFrame,
+        log: true,
+        yLabel: 'CPU ms per frame',
+      });
       const fsRows = rows.filter((r) => r.variant === 'zero-copy' || r.variant === 'copy-fallback');
       if (fsRows.length > 0) {
-        panel(out, { ox: i * W, oy: y + H1, W, H: H2, title: `${format}: frame-source's CPU over the floor`, rows: fsRows, variants, value: (r) => r.overheadMsPerFrame, log: false, yLabel: '+ms per frame' });
+        panel(out, {
+          ox: i * W,
+          oy: y + H1,
+          W,
+          H: H2,
+          title: `${format}: frame-source's CPU over the floor`,
+          rows: fsRows,
+          variants,
+          value: (r) => r.overheadMsPerFrame,
+          log: false,
+          yLabel: '+ms per frame',
+        });
       }
     });
     variants.forEach((v, k) => {
@@ -122,8 +160,28 @@ export function renderChart(result) {
   const latency = result.rows.filter((r) => r.suite === 'latency');
   let left = 0;
   let right = 0;
-  if (decode.length > 0) left += bars(out, { ox: 0, oy: y, W, title: 'Decoding a 1080p file: CPU × the gst-launch floor', rows: decode, label: (r) => `${r.codec} ${r.variant}`, series: ratio, unit: '× floor' });
-  if (streams.length > 0) left += bars(out, { ox: 0, oy: y + left, W, title: `${streams[0].streams} streams at once: CPU × ${streams[0].streams} gst-launch`, rows: streams, label: (r) => r.variant, series: ratio, unit: '× floor' });
+  if (decode.length > 0)
+    left += bars(out, {
+      ox: 0,
+      oy: y,
+      W,
+      title: 'Decoding a 1080p file: CPU × the gst-launch floor',
+      rows: decode,
+      label: (r) => `${r.codec} ${r.variant}`,
+      series: ratio,
+      unit: '× floor',
+    });
+  if (streams.length > 0)
+    left += bars(out, {
+      ox: 0,
+      oy: y + left,
+      W,
+      title: `${streams[0].streams} streams at once: CPU × ${streams[0].streams} gst-launch`,
+      rows: streams,
+      label: (r) => r.variant,
+      series: ratio,
+      unit: '× floor',
+    });
   if (latency.length > 0) {
     right += bars(out, {
       ox: W,
@@ -142,6 +200,8 @@ export function renderChart(result) {
   }
   y += Math.max(left, right) + 24;
   const height = y;
-  out.push(`<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the tables for its share)`)}</text>`);
+  out.push(
+    `<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the tables for its share)`)}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${out.join('\n')}\n</svg>\n`;
 }

@@ -106,7 +106,10 @@ const addon = path.join(here, 'appsink-copy', 'build', 'Release', 'appsink_copy.
 if (!existsSync(addon)) {
   console.error('bench: building bench/appsink-copy (first run) ...');
   // Through npm so its configuration (e.g. nodedir for offline header lookup) reaches node-gyp.
-  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], { cwd: path.join(here, 'appsink-copy'), stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], {
+    cwd: path.join(here, 'appsink-copy'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 if (!existsSync(path.join(root, 'dist', 'index.cjs'))) {
   console.error('bench: dist/ is missing: run npm run build first');
@@ -135,7 +138,20 @@ if (suites.includes('decode')) {
       [decodeFrames, c.file],
       [WARMUP, `warmup-${c.file}`],
     ]) {
-      execFileSync('nice', ['ffmpeg', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', String(frames), ...c.encode, path.join(media, name)]);
+      execFileSync('nice', [
+        'ffmpeg',
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1920x1080:rate=30',
+        '-frames:v',
+        String(frames),
+        ...c.encode,
+        path.join(media, name),
+      ]);
     }
   }
 }
@@ -186,7 +202,9 @@ function gstLaunch(desc) {
 async function gstLaunchTogether(desc, count) {
   const argv = gstArgv(desc);
   const t = performance.now();
-  const outs = await Promise.all(Array.from({ length: count }, () => promisify(execFile)('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' })));
+  const outs = await Promise.all(
+    Array.from({ length: count }, () => promisify(execFile)('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' })),
+  );
   const rs = outs.map((o) => parseWait4(o.stdout, argv));
   return { cpu: rs.reduce((a, r) => a + r.cpu, 0), wall: (performance.now() - t) / 1000, maxrss: rs.reduce((a, r) => a + r.maxrss, 0) };
 }
@@ -250,7 +268,10 @@ if (suites.includes('decode')) {
       variants: ['floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
       run: (variant) =>
         variant === 'floor'
-          ? { ...floorResult(gstLaunch(c.floor(file)), gstLaunch(c.floor(path.join(media, `warmup-${c.file}`))), decodeFrames - WARMUP), decoder: c.decoder }
+          ? {
+              ...floorResult(gstLaunch(c.floor(file)), gstLaunch(c.floor(path.join(media, `warmup-${c.file}`))), decodeFrames - WARMUP),
+              decoder: c.decoder,
+            }
           : runNode({ suite: 'decode', variant, file, frames: decodeFrames }),
     });
   }
@@ -264,7 +285,11 @@ if (suites.includes('streams')) {
     variants: ['floor', 'frame-source'],
     run: async (variant) =>
       variant === 'floor'
-        ? floorResult(await gstLaunchTogether(description, STREAMS), await gstLaunchTogether(synthDescription('720p', 'I420', WARMUP), STREAMS), STREAMS * (streamFrames - WARMUP))
+        ? floorResult(
+            await gstLaunchTogether(description, STREAMS),
+            await gstLaunchTogether(synthDescription('720p', 'I420', WARMUP), STREAMS),
+            STREAMS * (streamFrames - WARMUP),
+          )
         : runNode({ suite: 'streams', variant, description, frames: streamFrames, streams: STREAMS }),
   });
 }
@@ -276,7 +301,13 @@ if (suites.includes('latency')) {
     fields: { size: '1080p', width: 1920, height: 1080, format: 'I420', frames: liveFrames, rate: 30 },
     variants: ['frame-source', 'frame-source-busy', 'appsink-copy'],
     run: (variant) =>
-      runNode({ suite: 'latency', variant: variant.replace(/-busy$/, ''), description, frames: liveFrames, busyMs: variant.endsWith('-busy') ? 10 : 0 }),
+      runNode({
+        suite: 'latency',
+        variant: variant.replace(/-busy$/, ''),
+        description,
+        frames: liveFrames,
+        busyMs: variant.endsWith('-busy') ? 10 : 0,
+      }),
   });
 }
 
@@ -356,38 +387,133 @@ function machine() {
     if (m) cpu = m[1].trim();
   } catch {}
   const gst = /version (\S+)/.exec(execFileSync('gst-launch-1.0', ['--version'], { encoding: 'utf8' }))?.[1];
-  return { cpu, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`, gstreamer: gst, node: process.versions.node, loadAverage: os.loadavg().map((l) => +l.toFixed(2)) };
+  return {
+    cpu,
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    gstreamer: gst,
+    node: process.versions.node,
+    loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
+  };
 }
 
 const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
 const mib = (b) => fmt(b / 2 ** 20, 0);
 // The first `text` columns are left-aligned, the figures after them right-aligned.
 function markdown(header, cells, text) {
-  return [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i < text ? '---' : '---:')).join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((h, i) => (i < text ? '---' : '---:')).join('|')}|`,
+    ...cells.map((c) => `| ${c.join(' | ')} |`),
+  ].join('\n');
 }
 const TABLES = {
   synthetic: (rs) =>
     markdown(
-      ['size', 'format', 'variant', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', '× floor w/o consumer', 'wall ms', 'fps', 'lat p50 ms', 'lat p99 ms', 'peak RSS MiB', 'zero-copy %'],
-      rs.map((r) => [r.size, r.format, r.variant, fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.consumerMsPerFrame, 3), fmt(r.ratioToFloorWithoutConsumer, 2), fmt(r.wallMs, 0), fmt(r.fps, 0), fmt(r.latencyP50Ms, 2), fmt(r.latencyP99Ms, 2), mib(r.peakRssBytes), fmt(r.zeroCopyPercent, 0)]),
+      [
+        'size',
+        'format',
+        'variant',
+        'CPU ms/frame',
+        '× floor',
+        '+ms/frame',
+        'consumer ms',
+        '× floor w/o consumer',
+        'wall ms',
+        'fps',
+        'lat p50 ms',
+        'lat p99 ms',
+        'peak RSS MiB',
+        'zero-copy %',
+      ],
+      rs.map((r) => [
+        r.size,
+        r.format,
+        r.variant,
+        fmt(r.cpuMsPerFrame, 3),
+        fmt(r.ratioToFloor, 2),
+        fmt(r.overheadMsPerFrame, 3),
+        fmt(r.consumerMsPerFrame, 3),
+        fmt(r.ratioToFloorWithoutConsumer, 2),
+        fmt(r.wallMs, 0),
+        fmt(r.fps, 0),
+        fmt(r.latencyP50Ms, 2),
+        fmt(r.latencyP99Ms, 2),
+        mib(r.peakRssBytes),
+        fmt(r.zeroCopyPercent, 0),
+      ]),
       3,
     ),
   decode: (rs) =>
     markdown(
-      ['file', 'variant', 'decoder', 'CPU ms/frame', '× floor', '+ms/frame', 'consumer ms', 'fps', 'copied by us', 'zero-copy %', 'peak RSS MiB'],
-      rs.map((r) => [`${r.codec} ${r.size}`, r.variant, r.decoder ?? '-', fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.consumerMsPerFrame, 3), fmt(r.fps, 0), r.copiedFrames === null ? '-' : `${fmt(r.copiedFrames, 0)}/${r.frames}`, fmt(r.zeroCopyPercent, 0), mib(r.peakRssBytes)]),
+      [
+        'file',
+        'variant',
+        'decoder',
+        'CPU ms/frame',
+        '× floor',
+        '+ms/frame',
+        'consumer ms',
+        'fps',
+        'copied by us',
+        'zero-copy %',
+        'peak RSS MiB',
+      ],
+      rs.map((r) => [
+        `${r.codec} ${r.size}`,
+        r.variant,
+        r.decoder ?? '-',
+        fmt(r.cpuMsPerFrame, 3),
+        fmt(r.ratioToFloor, 2),
+        fmt(r.overheadMsPerFrame, 3),
+        fmt(r.consumerMsPerFrame, 3),
+        fmt(r.fps, 0),
+        r.copiedFrames === null ? '-' : `${fmt(r.copiedFrames, 0)}/${r.frames}`,
+        fmt(r.zeroCopyPercent, 0),
+        mib(r.peakRssBytes),
+      ]),
       3,
     ),
   streams: (rs) =>
     markdown(
-      ['streams', 'variant', 'CPU ms/frame (all streams)', '× floor', '+ms/frame', 'wall ms', 'frames/s (all)', 'peak RSS MiB (floor: sum)', 'zero-copy %'],
-      rs.map((r) => [`${r.streams}× ${r.size} ${r.format}`, r.variant, fmt(r.cpuMsPerFrame, 3), fmt(r.ratioToFloor, 2), fmt(r.overheadMsPerFrame, 3), fmt(r.wallMs, 0), fmt(r.fps, 0), mib(r.peakRssBytes), fmt(r.zeroCopyPercent, 0)]),
+      [
+        'streams',
+        'variant',
+        'CPU ms/frame (all streams)',
+        '× floor',
+        '+ms/frame',
+        'wall ms',
+        'frames/s (all)',
+        'peak RSS MiB (floor: sum)',
+        'zero-copy %',
+      ],
+      rs.map((r) => [
+        `${r.streams}× ${r.size} ${r.format}`,
+        r.variant,
+        fmt(r.cpuMsPerFrame, 3),
+        fmt(r.ratioToFloor, 2),
+        fmt(r.overheadMsPerFrame, 3),
+        fmt(r.wallMs, 0),
+        fmt(r.fps, 0),
+        mib(r.peakRssBytes),
+        fmt(r.zeroCopyPercent, 0),
+      ]),
       2,
     ),
   latency: (rs) =>
     markdown(
       ['source', 'variant', 'lat p50 ms', 'lat p99 ms', 'lat max ms', 'CPU ms/frame', 'dropped', 'zero-copy %'],
-      rs.map((r) => [`${r.size} ${r.format} live ${r.rate} fps`, r.variant, fmt(r.latencyP50Ms, 2), fmt(r.latencyP99Ms, 2), fmt(r.latencyMaxMs, 2), fmt(r.cpuMsPerFrame, 3), fmt(r.droppedFrames, 0), fmt(r.zeroCopyPercent, 0)]),
+      rs.map((r) => [
+        `${r.size} ${r.format} live ${r.rate} fps`,
+        r.variant,
+        fmt(r.latencyP50Ms, 2),
+        fmt(r.latencyP99Ms, 2),
+        fmt(r.latencyMaxMs, 2),
+        fmt(r.cpuMsPerFrame, 3),
+        fmt(r.droppedFrames, 0),
+        fmt(r.zeroCopyPercent, 0),
+      ]),
       2,
     ),
 };
@@ -407,16 +533,19 @@ const result = {
   },
   skipped,
   definitions: {
-    cpuMsPerFrame: 'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
+    cpuMsPerFrame:
+      'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame of the same work',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
-    consumerMsPerFrame: 'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
+    consumerMsPerFrame:
+      'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
     ratioToFloorWithoutConsumer: '(CPU minus consumer time) per frame / the floor cpuMsPerFrame: what frame-source itself adds',
-    latency: "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99/max over the run's frames after the 20th, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
+    latency:
+      "buffer pushed into the sink element (a GstTracer pad-push-pre hook in bench/appsink-copy, CLOCK_MONOTONIC) -> the frame's JS code runs; p50/p99/max over the run's frames after the 20th, median over rounds. Non-live sources run flat out, so waiting in the sink's queue is included",
     consumer: 'every variant that reaches JS reads one byte of every 4 KiB page of each frame (node-av: of each plane)',
     busy: 'latency suite, frame-source-busy: 10 ms of synchronous JS work after each frame',
     copiedFrames: 'decode suite: frames frame-source itself copied into a slot (stats.copiedFrames), median over rounds',
-    decoderFrames: 'frames a software decoder copied into its slot itself (stats.decoderFrames): its own one copy, as into any sink', 
+    decoderFrames: 'frames a software decoder copied into its slot itself (stats.decoderFrames): its own one copy, as into any sink',
   },
   labels: LABELS,
   rows,
@@ -426,8 +555,14 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(path.join(outDir, 'latest.svg'), renderChart(result));
 const m = result.machine;
-console.log(`${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; GStreamer ${m.gstreamer}; Node.js ${m.node}; load average at the end ${m.loadAverage.join(' ')}`);
-console.log(`${rounds} rounds, medians; frames per run: ${Object.entries(result.settings.frames).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+console.log(
+  `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; GStreamer ${m.gstreamer}; Node.js ${m.node}; load average at the end ${m.loadAverage.join(' ')}`,
+);
+console.log(
+  `${rounds} rounds, medians; frames per run: ${Object.entries(result.settings.frames)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`,
+);
 for (const s of skipped) console.log(`SKIPPED: ${s}`);
 for (const suite of suites) {
   const rs = rows.filter((r) => r.suite === suite);

@@ -203,7 +203,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeBackends", Napi::Function::New(env, probeBackends, "probeBackends"));
   exports.Set("elementExists", Napi::Function::New(env, elementExists, "elementExists"));
   exports.Set("FrameSourceHandle", fs::FrameSourceHandle::Define(env));
-  exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));  // tests only
+  exports.Set("_liveObjects", Napi::Function::New(env, fs::liveObjects, "_liveObjects"));    // tests only
   exports.Set("_detachForTest", Napi::Function::New(env, detachForTest, "_detachForTest"));  // tests only
   return exports;
 }

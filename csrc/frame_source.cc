@@ -82,7 +82,8 @@ Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
     Napi::Object cuda = Napi::Object::New(env);
     cuda.Set("device", h.cuda.device);
     cuda.Set("pointer", Napi::BigInt::New(env, static_cast<uint64_t>(h.cuda.pointer)));
-    if (!h.cuda.ipcHandle.empty()) cuda.Set("ipcHandle", Napi::Buffer<char>::Copy(env, h.cuda.ipcHandle.data(), h.cuda.ipcHandle.size()));
+    if (!h.cuda.ipcHandle.empty())
+      cuda.Set("ipcHandle", Napi::Buffer<char>::Copy(env, h.cuda.ipcHandle.data(), h.cuda.ipcHandle.size()));
     o.Set("cuda", cuda);
   }
   return o;
@@ -94,8 +95,12 @@ Napi::Object handlesObject(Napi::Env env, const FrameHandles& h) {
 class DownloadWorker : public Napi::AsyncWorker {
  public:
   DownloadWorker(Napi::Env env, GstBuffer* buffer, Napi::Uint8Array target)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), buffer_(gst_buffer_ref(buffer)),
-        target_(Napi::Persistent(target)), dst_(target.Data()), capacity_(target.ByteLength()) {}
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        buffer_(gst_buffer_ref(buffer)),
+        target_(Napi::Persistent(target)),
+        dst_(target.Data()),
+        capacity_(target.ByteLength()) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -173,7 +178,8 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
   sharedMemory_ = o.Get("sharedMemory").ToBoolean();
   Napi::Value backend = o.Get("backend");
   if (backend.IsString()) opts.backend = backend.As<Napi::String>().Utf8Value();
-  if (o.Get("dmabufAllocator").IsNumber()) opts.dmabufAllocator = o.Get("dmabufAllocator").As<Napi::Number>().Int32Value();
+  if (o.Get("dmabufAllocator").IsNumber())
+    opts.dmabufAllocator = o.Get("dmabufAllocator").As<Napi::Number>().Int32Value();
 
   BuildError err;
   pipeline_ = SourcePipeline::create(opts, &err);
@@ -186,7 +192,8 @@ FrameSourceHandle::FrameSourceHandle(const Napi::CallbackInfo& info) : Napi::Obj
     throw e;
   }
 
-  link_ = std::make_shared<JsLink>(Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1));
+  link_ =
+      std::make_shared<JsLink>(Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "frame-source", 0, 1));
   std::weak_ptr<SourcePipeline> weak = pipeline_;
   std::shared_ptr<JsLink> link = link_;
   // wake() is called from GStreamer threads, never blocks, and is coalesced (by the pipeline and by
@@ -440,7 +447,8 @@ Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {
   // done() runs on the teardown thread once the pipeline is in NULL and no GStreamer thread is left.
   // If the handle was abandoned (or its environment went away) meanwhile, the link is closed and
   // this does nothing.
-  pipeline_->stop([link, this]() { link->call([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); }); });
+  pipeline_->stop(
+      [link, this]() { link->call([this](Napi::Env e, Napi::Function) { callSafely([&] { finishClose(e); }); }); });
   return deferred.Promise();
 }
 

@@ -301,10 +301,10 @@ void SourcePipeline::loopToStart() {
   control([](SourcePipeline& self) {
     double rate = self.rate_;
     int64_t stop = self.opts_.end;
-    gboolean ok = gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
-                                   static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
-                                   GST_SEEK_TYPE_SET, self.opts_.start,
-                                   stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop < 0 ? 0 : stop);
+    gboolean ok =
+        gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
+                         static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), GST_SEEK_TYPE_SET,
+                         self.opts_.start, stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop < 0 ? 0 : stop);
     if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
   });
 }
@@ -447,13 +447,12 @@ ElementPtr allocationWriter(GstPad* sinkPad) {
 // Offered a pool with no max they copy their picture into our slot instead: one copy, their own,
 // the same one they make into any sink's buffers. Without GstVideoMeta: told downstream takes video
 // meta, avdec hands out the buffers of its own direct-rendering pool whenever their size matches the
-// caps (H.264 at 720p, H.265 at 1080p: no padding rows), and we copy again. Such a pool grows as the decoder's reference
-// frames need it, on demand, up to the ring's maxSlots (ringSize x 2 + 2) plus kDecoderReferences:
-// the decoder's references must not eat into the frames the consumer may hold. Everything else gets
-// a bounded pool, whose max is the backpressure: one buffer more than the ring, because appsink
-// keeps a reference to the last buffer it handed out (in its reusable sample) until the next one
-// arrives, so without it a consumer holding ringSize - 1 frames that releases the newest would leave
-// upstream waiting forever.
+// caps (H.264 at 720p, H.265 at 1080p: no padding rows), and we copy again. Such a pool grows as the decoder's
+// reference frames need it, on demand, up to the ring's maxSlots (ringSize x 2 + 2) plus kDecoderReferences: the
+// decoder's references must not eat into the frames the consumer may hold. Everything else gets a bounded pool, whose
+// max is the backpressure: one buffer more than the ring, because appsink keeps a reference to the last buffer it
+// handed out (in its reusable sample) until the next one arrives, so without it a consumer holding ringSize - 1 frames
+// that releases the newest would leave upstream waiting forever.
 SourcePipeline::PoolOffer SourcePipeline::offerFor() {
   PoolOffer offer;
   offer.maxBuffers = opts_.ringSize + 1;
@@ -1104,9 +1103,8 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
   gboolean seekable = FALSE;
   if (gst_element_query(p, query.get())) gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
   if (!seekable || live_) return fail("");
-  auto flags = static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH |
-                                         (r.accurate ? GST_SEEK_FLAG_ACCURATE
-                                                     : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
+  auto flags = static_cast<GstSeekFlags>(
+      GST_SEEK_FLAG_FLUSH | (r.accurate ? GST_SEEK_FLAG_ACCURATE : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
   int64_t stop = r.stop >= 0 ? r.stop : opts_.end;
   int64_t from = r.position, to = stop;
   // Backwards, playback runs from the segment's stop down to its start.

@@ -44,9 +44,9 @@ struct PipelineOptions {
   std::string backend = "cpu";  // a name from the backend table (lib/backends.ts resolved the choice)
   int dmabufAllocator = 0;      // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
   // Playback range and clock (playback control).
-  int64_t start = 0;   // ns; where playback (and each loop) starts
-  int64_t end = -1;    // ns; where it stops, -1 for the end of the media
-  bool sync = false;   // the sink waits for each frame's time on the clock (real-time playback, rate)
+  int64_t start = 0;  // ns; where playback (and each loop) starts
+  int64_t end = -1;   // ns; where it stops, -1 for the end of the media
+  bool sync = false;  // the sink waits for each frame's time on the clock (real-time playback, rate)
 };
 
 // A seek asked for by JS. position and stop in ns (stop -1: to the end, or the `end` option).
@@ -103,7 +103,7 @@ struct Item {
   int slot = -1;  // -1 for frames of a GPU backend, described by `handles`
   std::shared_ptr<const FrameHandles> handles;
   std::shared_ptr<void> inFlight;  // GPU frames: counts InFlight down when the frame is gone
-  size_t offset = 0;  // of the frame's first byte in its slot
+  size_t offset = 0;               // of the frame's first byte in its slot
   size_t size = 0;
   uint64_t pts = GST_CLOCK_TIME_NONE;
   uint64_t duration = GST_CLOCK_TIME_NONE;
@@ -113,7 +113,7 @@ struct Item {
   uint64_t sequence = 0;
   bool copied = false;
   bool discont = false;  // the first frame after a flush (seek, loop): consumers reset their state
-  uint32_t planes = 0;  // > 0 when this frame's layout differs from its format's
+  uint32_t planes = 0;   // > 0 when this frame's layout differs from its format's
   PlaneLayout layout[GST_VIDEO_MAX_PLANES]{};
 
   // Format
@@ -214,7 +214,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   // The pool we offer, by who writes into it (see offerFor in pipeline.cc).
   struct PoolOffer {
     uint32_t maxBuffers = 0;
-    bool grow = false;     // no max: the ring's maxSlots is the limit
+    bool grow = false;      // no max: the ring's maxSlots is the limit
     bool decoder = false;   // the writer is a video decoder
     bool videoMeta = true;  // announce GstVideoMeta (strides of the writer's choosing)
     std::string writer;     // its factory name
@@ -262,8 +262,8 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   mutable std::mutex queueMu_;
   std::deque<Item> queue_;
   size_t queuedFrames_ = 0;
-  std::deque<Item> urgent_;  // warnings, liveness, errors' early notices: handed out before queue_
-  bool jsWaiting_ = false;  // JS asked for a frame and found none: the next frame must wake it
+  std::deque<Item> urgent_;         // warnings, liveness, errors' early notices: handed out before queue_
+  bool jsWaiting_ = false;          // JS asked for a frame and found none: the next frame must wake it
   std::condition_variable roomCv_;  // push() waits here for JS to take a decoder's frame
 
   std::mutex wakeMu_;
@@ -280,15 +280,15 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::mutex controlMu_;
   std::deque<std::function<void(SourcePipeline&)>> controlQueue_;
   bool controlRunning_ = false;
-  std::atomic<bool> paused_{false};        // what JS asked for last
-  std::atomic<uint32_t> latestSeek_{0};    // id of the newest seek JS asked for: older ones are skipped
-  std::atomic<uint32_t> seekSeqnum_{0};    // seqnum of the seek event in flight, and its id
+  std::atomic<bool> paused_{false};      // what JS asked for last
+  std::atomic<uint32_t> latestSeek_{0};  // id of the newest seek JS asked for: older ones are skipped
+  std::atomic<uint32_t> seekSeqnum_{0};  // seqnum of the seek event in flight, and its id
   std::atomic<uint32_t> seekInFlight_{0};
-  std::atomic<uint32_t> flushedSeek_{0};   // the seek whose flush went by: its result rides the next frame
-  std::atomic<bool> discont_{false};       // the next frame follows a flush
-  std::atomic<bool> flushing_{false};      // between FLUSH_START and FLUSH_STOP at our sink
-  std::atomic<double> rate_{1.0};          // of the last seek: loops keep it
-  int64_t lastDuration_ = -2;              // control thread only
+  std::atomic<uint32_t> flushedSeek_{0};  // the seek whose flush went by: its result rides the next frame
+  std::atomic<bool> discont_{false};      // the next frame follows a flush
+  std::atomic<bool> flushing_{false};     // between FLUSH_START and FLUSH_STOP at our sink
+  std::atomic<double> rate_{1.0};         // of the last seek: loops keep it
+  int64_t lastDuration_ = -2;             // control thread only
   bool lastSeekable_ = false;
   std::mutex prerollMu_;
   BufferPtr prerollPushed_;  // a preroll frame already queued: when PLAYING renders it again, skip it

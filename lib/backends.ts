@@ -152,7 +152,8 @@ export function chooseBackend(
   context: ChoiceContext = { nvidiaDecodable: true },
 ): BackendChoice {
   // 'auto': GPU memory where this machine has a way to produce it, CPU slots otherwise.
-  const order: BackendName[] = preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : typeof preference === 'string' ? [preference] : preference;
+  const order: BackendName[] =
+    preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : typeof preference === 'string' ? [preference] : preference;
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     const p = probes.find((b) => b.name === name)!;
@@ -161,7 +162,8 @@ export function chooseBackend(
     if (p.available && preference === 'auto' && name === 'cuda' && !context.nvidiaDecodable) {
       skipped.push({
         name,
-        reason: "'auto' uses cuda only for a uri that NVIDIA's decoders decode (decoder 'auto' or 'hardware'); ask for backend: 'cuda' to upload this source's frames",
+        reason:
+          "'auto' uses cuda only for a uri that NVIDIA's decoders decode (decoder 'auto' or 'hardware'); ask for backend: 'cuda' to upload this source's frames",
       });
       continue;
     }
@@ -185,7 +187,12 @@ export function dmabufDescriptor(handles: { fourcc: number; importable: boolean;
   const planes: DmabufPlane[] = [];
   for (let i = 0; i + 3 < handles.planes.length; i += 4) {
     planes.push(
-      Object.freeze({ fd: handles.planes[i]!, offset: handles.planes[i + 1]!, stride: handles.planes[i + 2]!, size: handles.planes[i + 3]! }),
+      Object.freeze({
+        fd: handles.planes[i]!,
+        offset: handles.planes[i + 1]!,
+        stride: handles.planes[i + 2]!,
+        size: handles.planes[i + 3]!,
+      }),
     );
   }
   return Object.freeze({

@@ -233,7 +233,14 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #bytesDownloaded = 0;
   #totalReconnects = 0;
   // Counters of pipelines replaced by reconnects, so that stats cover the whole stream.
-  #carried: Record<(typeof CARRIED)[number], number> = { frames: 0, zeroCopyFrames: 0, copiedFrames: 0, decoderFrames: 0, bytesCopied: 0, droppedFrames: 0 };
+  #carried: Record<(typeof CARRIED)[number], number> = {
+    frames: 0,
+    zeroCopyFrames: 0,
+    copiedFrames: 0,
+    decoderFrames: 0,
+    bytesCopied: 0,
+    droppedFrames: 0,
+  };
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #retired: Session[] = [];
   // A network source that loses its server posts a warning, then EOS: that EOS is a lost connection.
@@ -900,7 +907,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
   #fail(cause: Error, emit = true): void {
     if (this.#error || this.#state !== 'open') return;
-    const err = isFrameSourceError(cause) ? cause : new FrameSourceError('ERR_INTERNAL', `frame-source internal error: ${cause.message}`, { cause });
+    const err = isFrameSourceError(cause)
+      ? cause
+      : new FrameSourceError('ERR_INTERNAL', `frame-source internal error: ${cause.message}`, { cause });
     this.#error = err;
     for (const r of this.#readers.splice(0)) r.reject(err);
     for (const r of this.#stepReaders.splice(0)) r.reject(err);

@@ -8,7 +8,17 @@ export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
 export type { FrameSourceOptions, NormalizedOptions } from './options';
 export { BACKEND_NAMES, CUDA_FORMATS, DMABUF_ALLOCATORS, DMABUF_FORMATS } from './backends';
-export type { Backend, BackendInfo, BackendName, CudaDescriptor, CudaDevice, CudaPlane, DmabufAllocator, DmabufDescriptor, DmabufPlane } from './backends';
+export type {
+  Backend,
+  BackendInfo,
+  BackendName,
+  CudaDescriptor,
+  CudaDevice,
+  CudaPlane,
+  DmabufAllocator,
+  DmabufDescriptor,
+  DmabufPlane,
+} from './backends';
 export type { SharedTextureColorSpace, SharedTextureInfo } from './shared-texture';
 export {
   FrameSourceError,

@@ -296,11 +296,16 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
     throw new OptionRangeError('loop', 'true only for files and other non-live sources', o.loop);
   }
 
-  const isLive = source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme));
+  const isLive =
+    source.kind === 'camera' || (source.kind === 'test' && source.live) || (source.kind === 'uri' && isNetworkScheme(source.scheme));
   const start = integer('start', o.start, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
   const end = o.end === undefined ? null : integer('end', o.end, 0, { min: start + 1, max: Number.MAX_SAFE_INTEGER });
   if ((start > 0 || end !== null) && isLive) {
-    throw new OptionRangeError(o.start !== undefined ? 'start' : 'end', 'given only for files and other seekable, non-live sources', o.start ?? o.end);
+    throw new OptionRangeError(
+      o.start !== undefined ? 'start' : 'end',
+      'given only for files and other seekable, non-live sources',
+      o.start ?? o.end,
+    );
   }
   if (o.sync !== undefined && typeof o.sync !== 'boolean') throw new OptionTypeError('sync', 'a boolean', o.sync);
 

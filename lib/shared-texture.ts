@@ -35,7 +35,13 @@ const PIXEL_FORMATS: Record<string, SharedTextureInfo['pixelFormat']> = { NV12: 
 export function colorSpaceOf(colorimetry: string, rgb: boolean): SharedTextureColorSpace | undefined {
   if (rgb) return { matrix: 'rgb', primaries: 'bt709', transfer: 'srgb', range: 'full' };
   // GStreamer's "range:matrix:transfer:primaries" numbers, or a name for one of those sets.
-  const named: Record<string, string> = { bt601: '2:4:16:4', bt709: '2:3:5:1', bt2020: '2:6:13:7', 'bt2100-pq': '2:6:14:7', 'bt2100-hlg': '2:6:15:7' };
+  const named: Record<string, string> = {
+    bt601: '2:4:16:4',
+    bt709: '2:3:5:1',
+    bt2020: '2:6:13:7',
+    'bt2100-pq': '2:6:14:7',
+    'bt2100-hlg': '2:6:15:7',
+  };
   const parts = (named[colorimetry] ?? colorimetry).split(':');
   if (parts.length !== 4) return undefined;
   const [range, matrix, transfer, primaries] = parts.map(Number);
@@ -43,7 +49,12 @@ export function colorSpaceOf(colorimetry: string, rgb: boolean): SharedTextureCo
   const t = ({ 5: 'bt709', 13: 'bt2020-10', 14: 'pq', 15: 'hlg', 16: 'smpte170m' } as const)[transfer as 5 | 13 | 14 | 15 | 16];
   const p = ({ 1: 'bt709', 4: 'smpte170m', 7: 'bt2020' } as const)[primaries as 1 | 4 | 7];
   if (!m || !t || !p) return undefined;
-  return { matrix: m, primaries: p, transfer: m === 'smpte170m' && t === 'bt709' ? 'smpte170m' : t, range: range === 1 ? 'full' : 'limited' };
+  return {
+    matrix: m,
+    primaries: p,
+    transfer: m === 'smpte170m' && t === 'bt709' ? 'smpte170m' : t,
+    range: range === 1 ? 'full' : 'limited',
+  };
 }
 
 export function sharedTextureInfo(

@@ -25,7 +25,13 @@ const USERLANDS = {
   // The build sysroot doubles as the Debian 11 userland: it holds gstreamer1.0-plugins-base.
   'bullseye-amd64': { suite: 'bullseye', arch: 'amd64', triple: 'x86_64-linux-gnu', node: 'x64', packages: BUILD_PACKAGES },
   'bullseye-arm64': { suite: 'bullseye', arch: 'arm64', triple: 'aarch64-linux-gnu', node: 'arm64', packages: BUILD_PACKAGES },
-  'bookworm-arm64': { suite: 'bookworm', arch: 'arm64', triple: 'aarch64-linux-gnu', node: 'arm64', packages: ['gstreamer1.0-plugins-base', 'libstdc++6'] },
+  'bookworm-arm64': {
+    suite: 'bookworm',
+    arch: 'arm64',
+    triple: 'aarch64-linux-gnu',
+    node: 'arm64',
+    packages: ['gstreamer1.0-plugins-base', 'libstdc++6'],
+  },
 };
 
 function has(cmd, args = ['--version']) {

@@ -55,9 +55,30 @@ function distro() {
 
 // What each missing piece is called by each package manager.
 const PACKAGES = {
-  debian: { install: 'apt-get install', cxx: 'g++', make: 'make', python: 'python3', pkgconfig: 'pkg-config', gst: ['libgstreamer1.0-dev', 'libgstreamer-plugins-base1.0-dev'] },
-  fedora: { install: 'dnf install', cxx: 'gcc-c++', make: 'make', python: 'python3', pkgconfig: 'pkgconf-pkg-config', gst: ['gstreamer1-devel', 'gstreamer1-plugins-base-devel'] },
-  alpine: { install: 'apk add', cxx: 'g++', make: 'make', python: 'python3', pkgconfig: 'pkgconf', gst: ['gstreamer-dev', 'gst-plugins-base-dev'] },
+  debian: {
+    install: 'apt-get install',
+    cxx: 'g++',
+    make: 'make',
+    python: 'python3',
+    pkgconfig: 'pkg-config',
+    gst: ['libgstreamer1.0-dev', 'libgstreamer-plugins-base1.0-dev'],
+  },
+  fedora: {
+    install: 'dnf install',
+    cxx: 'gcc-c++',
+    make: 'make',
+    python: 'python3',
+    pkgconfig: 'pkgconf-pkg-config',
+    gst: ['gstreamer1-devel', 'gstreamer1-plugins-base-devel'],
+  },
+  alpine: {
+    install: 'apk add',
+    cxx: 'g++',
+    make: 'make',
+    python: 'python3',
+    pkgconfig: 'pkgconf',
+    gst: ['gstreamer-dev', 'gst-plugins-base-dev'],
+  },
   arch: { install: 'pacman -S', cxx: 'gcc', make: 'make', python: 'python', pkgconfig: 'pkgconf', gst: ['gstreamer', 'gst-plugins-base'] },
   mac: { install: 'brew install', cxx: null, make: null, python: 'python3', pkgconfig: 'pkg-config', gst: ['gstreamer'] },
 };
@@ -80,7 +101,8 @@ function missingForBuild() {
 
 function nodeGyp() {
   // npm hands its own node-gyp to install scripts; a checkout has the devDependency.
-  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) return [process.execPath, process.env.npm_config_node_gyp];
+  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp))
+    return [process.execPath, process.env.npm_config_node_gyp];
   try {
     return [process.execPath, require.resolve('node-gyp/bin/node-gyp.js', { paths: [ROOT] })];
   } catch {

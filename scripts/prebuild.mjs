@@ -71,9 +71,13 @@ function flags(t, S) {
   return {
     // -nostdinc: neither this machine's headers nor the cross compiler's own glibc may be seen.
     // GCC 12 warns (-Wmaybe-uninitialized) inside GCC 10's <functional>: noise, not our code.
-    cxxflags: ['--sysroot=' + S, '-Wno-maybe-uninitialized', '-nostdinc', '-nostdinc++', ...includes.flatMap((d) => ['-isystem', d])].join(' '),
+    cxxflags: ['--sysroot=' + S, '-Wno-maybe-uninitialized', '-nostdinc', '-nostdinc++', ...includes.flatMap((d) => ['-isystem', d])].join(
+      ' ',
+    ),
     // The -L order puts the sysroot's libstdc++, libc and libgcc before any the driver knows.
-    ldflags: ['--sysroot=' + S, ...libDirs.map((d) => '-L' + d), '-Wl,-rpath-link=' + libDirs.slice(1).join(':'), '-Wl,--as-needed'].join(' '),
+    ldflags: ['--sysroot=' + S, ...libDirs.map((d) => '-L' + d), '-Wl,-rpath-link=' + libDirs.slice(1).join(':'), '-Wl,--as-needed'].join(
+      ' ',
+    ),
   };
 }
 
@@ -89,7 +93,10 @@ function hashInputs(target, S, f) {
   };
   walk('csrc');
   for (const f of files) h.update(f).update(readFileSync(path.join(ROOT, f)));
-  h.update(target).update(readFileSync(path.join(S, '.sysroot-stamp'))).update(f.cxxflags).update(f.ldflags);
+  h.update(target)
+    .update(readFileSync(path.join(S, '.sysroot-stamp')))
+    .update(f.cxxflags)
+    .update(f.ldflags);
   h.update(tool(TARGETS[target].cxx, ['--version']));
   return h.digest('hex').slice(0, 16);
 }

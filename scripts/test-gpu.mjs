@@ -59,7 +59,11 @@ function run(cmd, argv, env = {}) {
 
 /** Runs jest on some tests of the suite with environment variables that point them at hardware. */
 async function jest(files, pattern, env) {
-  const status = await run(process.execPath, [path.join(ROOT, 'node_modules/jest/bin/jest.js'), '--runInBand', ...files, '-t', pattern], env);
+  const status = await run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/jest/bin/jest.js'), '--runInBand', ...files, '-t', pattern],
+    env,
+  );
   if (status !== 0) throw new Error(`jest exited with ${status} (its report is above)`);
 }
 
@@ -103,22 +107,30 @@ await check('backends(): what this machine offers', async () => {
   for (const allocator of [undefined, 'auto', 'dma-heap', 'udmabuf', 'memfd']) {
     console.log(`FrameSource.backends(${allocator ? `{ dmabufAllocator: '${allocator}' }` : ''}):`);
     for (const b of await backendsFor(allocator)) {
-      console.log(`  ${b.name.padEnd(10)} ${b.available ? 'available  ' : 'unavailable'} ${b.available ? b.detail ?? '' : b.reason}`);
+      console.log(`  ${b.name.padEnd(10)} ${b.available ? 'available  ' : 'unavailable'} ${b.available ? (b.detail ?? '') : b.reason}`);
     }
   }
-  for (const d of ['/dev/dri', '/dev/dma_heap', '/dev/udmabuf', '/dev/nvidiactl']) console.log(`  ${d}: ${existsSync(d) ? 'present' : 'absent'}`);
+  for (const d of ['/dev/dri', '/dev/dma_heap', '/dev/udmabuf', '/dev/nvidiactl'])
+    console.log(`  ${d}: ${existsSync(d) ? 'present' : 'absent'}`);
 });
 
 // DMA-BUF frames from each real allocator: the same tests as the memfd ones in test/backends.test.ts.
 await check('dmabuf through memfd (baseline, no hardware: proves this runner)', async () => {
-  await jest(['test/backends.test.ts'], '^DMA-BUF frames through the memfd allocator (?!100,000)', { FRAME_SOURCE_TEST_DMABUF_ALLOCATOR: 'memfd' });
+  await jest(['test/backends.test.ts'], '^DMA-BUF frames through the memfd allocator (?!100,000)', {
+    FRAME_SOURCE_TEST_DMABUF_ALLOCATOR: 'memfd',
+  });
 });
 for (const allocator of ['dma-heap', 'udmabuf']) {
-  await check(`dmabuf through ${allocator}: NV12/RGBA/BGRA bytes through the fds equal the cpu frames, importable, fds closed`, async () => {
-    const probe = dmabufProbe(await backendsFor(allocator));
-    if (!probe.available) skip(probe.reason);
-    await jest(['test/backends.test.ts'], `^DMA-BUF frames through the ${allocator} allocator`, { FRAME_SOURCE_TEST_DMABUF_ALLOCATOR: allocator });
-  });
+  await check(
+    `dmabuf through ${allocator}: NV12/RGBA/BGRA bytes through the fds equal the cpu frames, importable, fds closed`,
+    async () => {
+      const probe = dmabufProbe(await backendsFor(allocator));
+      if (!probe.available) skip(probe.reason);
+      await jest(['test/backends.test.ts'], `^DMA-BUF frames through the ${allocator} allocator`, {
+        FRAME_SOURCE_TEST_DMABUF_ALLOCATOR: allocator,
+      });
+    },
+  );
 }
 
 // EGL import of a dma-buf frame, read back with glReadPixels, compared with the cpu frame.
@@ -161,14 +173,19 @@ for (const format of ['RGBA', 'BGRA']) {
     // memfd: that proves the plumbing here, and it must then say it cannot import.
     const allocator = real ?? 'memfd';
     const pipeline = (f) => `videotestsrc pattern=smpte num-buffers=1 ! video/x-raw,format=${f},width=320,height=240`;
-    const reference = await firstFrame({ pipeline: pipeline('RGBA') }, (f) => rgbaRows(f.data, f.width, f.height, f.layout[0].stride, f.layout[0].offset));
-    const result = await firstFrame({ pipeline: pipeline(format), backend: 'dmabuf', dmabufAllocator: allocator }, (f) => runEglImport(program, f));
+    const reference = await firstFrame({ pipeline: pipeline('RGBA') }, (f) =>
+      rgbaRows(f.data, f.width, f.height, f.layout[0].stride, f.layout[0].offset),
+    );
+    const result = await firstFrame({ pipeline: pipeline(format), backend: 'dmabuf', dmabufAllocator: allocator }, (f) =>
+      runEglImport(program, f),
+    );
     if (result.code === 77) {
       const why = /^SKIP: (.*)$/m.exec(result.stderr)?.[1] ?? 'the program could not check here';
       skip(real ? why : `${why}; and no real DMA-BUF allocator here (${probes.map(([a, p]) => `${a}: ${p.reason}`).join('; ')})`);
     }
     if (result.code !== 0) throw new Error(`egl-import exited with ${result.signal ?? result.code}`);
-    if (result.stdout.length !== reference.length) throw new Error(`egl-import wrote ${result.stdout.length} bytes, expected ${reference.length}`);
+    if (result.stdout.length !== reference.length)
+      throw new Error(`egl-import wrote ${result.stdout.length} bytes, expected ${reference.length}`);
     if (!result.stdout.equals(reference)) {
       let i = 0;
       while (result.stdout[i] === reference[i]) i++;
@@ -184,20 +201,25 @@ const cudaEnv = { FRAME_SOURCE_TEST_CUDA: '1', FRAME_SOURCE_TEST_CUDA_DEVICE: St
 async function cudaProbe() {
   const cuda = (await backendsFor()).find((b) => b.name === 'cuda');
   if (!cuda.available) skip(cuda.reason);
-  if (cudaDevice >= (cuda.devices?.length ?? 0)) skip(`FRAME_SOURCE_TEST_CUDA_DEVICE=${cudaDevice}, but there are ${cuda.devices?.length ?? 0} CUDA devices`);
+  if (cudaDevice >= (cuda.devices?.length ?? 0))
+    skip(`FRAME_SOURCE_TEST_CUDA_DEVICE=${cudaDevice}, but there are ${cuda.devices?.length ?? 0} CUDA devices`);
   return cuda;
 }
 function have(cmd, argv = ['--version']) {
   return !spawnSync(cmd, argv, { stdio: 'ignore' }).error;
 }
 
-await check('cuda: cudaupload frames (NV12/RGBA/I420) downloaded = cpu frames, pointer/pitch fit the caps, memory held until release', async () => {
-  await cudaProbe();
-  await jest(['test/gpu/cuda.test.ts'], 'cudaupload|holds the memory', cudaEnv);
-});
+await check(
+  'cuda: cudaupload frames (NV12/RGBA/I420) downloaded = cpu frames, pointer/pitch fit the caps, memory held until release',
+  async () => {
+    await cudaProbe();
+    await jest(['test/gpu/cuda.test.ts'], 'cudaupload|holds the memory', cudaEnv);
+  },
+);
 await check("cuda: nvh264dec frames downloaded = avdec_h264's, 'auto' picks cuda for a uri", async () => {
   await cudaProbe();
-  if (!process.env.FRAME_SOURCE_TEST_H264 && !have('ffmpeg')) skip('no ffmpeg to make the H.264 clip: set FRAME_SOURCE_TEST_H264 to an H.264 MP4');
+  if (!process.env.FRAME_SOURCE_TEST_H264 && !have('ffmpeg'))
+    skip('no ffmpeg to make the H.264 clip: set FRAME_SOURCE_TEST_H264 to an H.264 MP4');
   await jest(['test/gpu/cuda.test.ts'], 'nvh264dec', cudaEnv);
 });
 await check('cuda: 10,000 frames at flat GPU memory (cuMemGetInfo) and RSS', async () => {
@@ -209,7 +231,15 @@ await check('cuda: IPC handle opened by a second process (examples/cuda-ipc), by
   await cudaProbe();
   if (!have('python3')) skip('no python3 for the example child (examples/cuda-ipc/child.py)');
   for (const format of ['NV12', 'RGBA']) {
-    const status = await run(process.execPath, ['examples/cuda-ipc/main.mjs', '--frames', '10', '--device', String(cudaDevice), '--format', format]);
+    const status = await run(process.execPath, [
+      'examples/cuda-ipc/main.mjs',
+      '--frames',
+      '10',
+      '--device',
+      String(cudaDevice),
+      '--format',
+      format,
+    ]);
     if (status !== 0) throw new Error(`examples/cuda-ipc/main.mjs --format ${format} exited with ${status}`);
   }
 });
@@ -219,9 +249,14 @@ await check('cuda: IPC handle opened by a second process (examples/cuda-ipc), by
 rmSync(work, { recursive: true, force: true });
 const count = (s) => results.filter((r) => r.status === s).length;
 console.log('\n==================== test:gpu summary ====================');
-for (const r of results) console.log(`${r.status === 'SKIP' ? 'SKIPPED' : r.status}  ${r.name}${r.status === 'PASS' ? '' : `\n         ${r.note.split('\n')[0]}`}`);
+for (const r of results)
+  console.log(
+    `${r.status === 'SKIP' ? 'SKIPPED' : r.status}  ${r.name}${r.status === 'PASS' ? '' : `\n         ${r.note.split('\n')[0]}`}`,
+  );
 console.log('-----------------------------------------------------------');
 console.log(`${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} SKIPPED`);
-if (count('SKIP') > 0) console.log(`!!! ${count('SKIP')} hardware check(s) did NOT run on this machine: the reasons are above. A skip is not a pass.`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ platform: `${process.platform}-${process.arch}`, node: process.version, results }, null, 2));
+if (count('SKIP') > 0)
+  console.log(`!!! ${count('SKIP')} hardware check(s) did NOT run on this machine: the reasons are above. A skip is not a pass.`);
+if (args.json)
+  writeFileSync(args.json, JSON.stringify({ platform: `${process.platform}-${process.arch}`, node: process.version, results }, null, 2));
 process.exit(count('FAIL') > 0 ? 1 : 0);

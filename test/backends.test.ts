@@ -15,7 +15,8 @@ import { runNode } from './run-node';
 
 const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
 const ALLOCATOR = (process.env.FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ?? 'memfd') as 'memfd' | 'dma-heap' | 'udmabuf';
-if (!['memfd', 'dma-heap', 'udmabuf'].includes(ALLOCATOR)) throw new Error(`FRAME_SOURCE_TEST_DMABUF_ALLOCATOR=${ALLOCATOR}: expected memfd, dma-heap or udmabuf`);
+if (!['memfd', 'dma-heap', 'udmabuf'].includes(ALLOCATOR))
+  throw new Error(`FRAME_SOURCE_TEST_DMABUF_ALLOCATOR=${ALLOCATOR}: expected memfd, dma-heap or udmabuf`);
 /** The DMA-BUF frame tests' options: memfd here; a real allocator under `npm run test:gpu`. */
 const DMABUF = { backend: 'dmabuf', dmabufAllocator: ALLOCATOR } as const;
 const IMPORTABLE = ALLOCATOR !== 'memfd';
@@ -86,7 +87,7 @@ describe('probing', () => {
 });
 
 describe('choosing', () => {
-  it("refuses an explicit backend that cannot work here, saying why", () => {
+  it('refuses an explicit backend that cannot work here, saying why', () => {
     for (const backend of ['dmabuf', 'cuda', 'iosurface'] as const) {
       expect(() => new FrameSource({ test: true, backend })).toThrow(expect.objectContaining({ code: 'ERR_BACKEND_UNAVAILABLE' }));
     }
@@ -176,7 +177,11 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
 
   it('keeps a held frame’s fds valid and unchanged after close; every fd is closed once frames are released', async () => {
     const before = frameFds();
-    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', ...DMABUF, ringSize: 4 });
+    const source = new FrameSource({
+      pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96',
+      ...DMABUF,
+      ringSize: 4,
+    });
     const held = [(await source.read())!, (await source.read())!];
     const copies = held.map(bytesThroughFds);
     expect(frameFds()).toBeGreaterThan(before);
@@ -191,14 +196,31 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
   it('follows a renegotiation (two sizes), with frames of the first size still held', async () => {
     const dir = tempDir();
     try {
-      [[320, 240], [160, 96]].forEach(([w, h], i) =>
-        execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=1', '!', `video/x-raw,width=${w},height=${h}`, '!', 'pngenc', '!', 'filesink', `location=${path.join(dir, `img${i}.png`)}`]),
+      [
+        [320, 240],
+        [160, 96],
+      ].forEach(([w, h], i) =>
+        execFileSync('gst-launch-1.0', [
+          '-q',
+          'videotestsrc',
+          'num-buffers=1',
+          '!',
+          `video/x-raw,width=${w},height=${h}`,
+          '!',
+          'pngenc',
+          '!',
+          'filesink',
+          `location=${path.join(dir, `img${i}.png`)}`,
+        ]),
       );
       const pipeline = `multifilesrc location=${path.join(dir, 'img%d.png')} stop-index=1 caps=image/png,framerate=30/1 ! pngdec ! videoconvert ! video/x-raw,format=NV12`;
       const source = new FrameSource({ pipeline, ...DMABUF });
       const frames: Frame[] = [];
       for await (const f of source) frames.push(f.keep());
-      expect(frames.map((f) => [f.width, f.height])).toEqual([[320, 240], [160, 96]]);
+      expect(frames.map((f) => [f.width, f.height])).toEqual([
+        [320, 240],
+        [160, 96],
+      ]);
       expect(frames.map((f) => f.dmabuf!.planes[0]!.stride)).toEqual([320, 160]);
       const first = bytesThroughFds(frames[0]!);
       expect(first.length).toBe(320 * 240 * 1.5);
@@ -332,9 +354,16 @@ describe("Electron's sharedTexture shape", () => {
       transfer: 'smpte170m',
       range: 'limited',
     });
-    expect(sharedTextureInfo(importable, { ...format, format: 'RGBA', colorimetry: 'sRGB' }, null).colorSpace).toMatchObject({ matrix: 'rgb', range: 'full' });
-    expect(() => sharedTextureInfo(importable, { ...format, format: 'I420' }, null)).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT' }));
-    expect(() => sharedTextureInfo({ ...importable, importable: false }, format, null)).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
+    expect(sharedTextureInfo(importable, { ...format, format: 'RGBA', colorimetry: 'sRGB' }, null).colorSpace).toMatchObject({
+      matrix: 'rgb',
+      range: 'full',
+    });
+    expect(() => sharedTextureInfo(importable, { ...format, format: 'I420' }, null)).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT' }),
+    );
+    expect(() => sharedTextureInfo({ ...importable, importable: false }, format, null)).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }),
+    );
     expect(() => sharedTextureInfo(null, format, null)).toThrow(expect.objectContaining({ code: 'ERR_NOT_IMPORTABLE' }));
   });
 });

@@ -32,7 +32,10 @@ describe('toVideoFrameInit() carries the colour space', () => {
   it.each([
     ['format=I420,width=64,height=48', { matrix: 'smpte170m', primaries: 'smpte170m', transfer: 'smpte170m', fullRange: false }],
     ['format=NV12,width=1278,height=719', { matrix: 'bt709', primaries: 'bt709', transfer: 'bt709', fullRange: false }],
-    ['format=I420,width=64,height=48,colorimetry=1:4:16:4', { matrix: 'smpte170m', primaries: 'smpte170m', transfer: 'smpte170m', fullRange: true }],
+    [
+      'format=I420,width=64,height=48,colorimetry=1:4:16:4',
+      { matrix: 'smpte170m', primaries: 'smpte170m', transfer: 'smpte170m', fullRange: true },
+    ],
     ['format=RGBA,width=64,height=48', { matrix: 'rgb', primaries: 'bt709', transfer: 'iec61966-2-1', fullRange: true }],
   ])('%s', async (caps, colorSpace) => {
     const init = await firstInit(caps);

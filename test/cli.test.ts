@@ -108,14 +108,31 @@ describe('sources as a gst-launch user types them', () => {
   let clip: string;
   beforeAll(() => {
     clip = path.join(dir, 'clip.webm');
-    execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=6', '!', 'video/x-raw,width=64,height=48', '!', 'vp8enc', '!', 'webmmux', '!', 'filesink', `location=${clip}`]);
+    execFileSync('gst-launch-1.0', [
+      '-q',
+      'videotestsrc',
+      'num-buffers=6',
+      '!',
+      'video/x-raw,width=64,height=48',
+      '!',
+      'vp8enc',
+      '!',
+      'webmmux',
+      '!',
+      'filesink',
+      `location=${clip}`,
+    ]);
   });
 
   it('takes a gst-launch pipeline as plain arguments', () => {
     const r = cli(['videotestsrc', 'num-buffers=3', '!', 'video/x-raw,format=I420,width=64,height=48', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ frames: 3, pipeline: 'videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=64,height=48', format: { format: 'I420' } });
+    expect(s).toMatchObject({
+      frames: 3,
+      pipeline: 'videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=64,height=48',
+      format: { format: 'I420' },
+    });
     expect(s.elements).toContain('videotestsrc');
   });
 
@@ -191,10 +208,19 @@ describe('the main job', () => {
   });
 
   it('the progress line and the summary measure lag the same way', () => {
-    const r = cli(['--json', '--duration', '2.2', '--pipeline', 'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1']);
+    const r = cli([
+      '--json',
+      '--duration',
+      '2.2',
+      '--pipeline',
+      'videotestsrc is-live=true ! video/x-raw,format=RGBA,width=160,height=120,framerate=30/1',
+    ]);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout).lagMs;
-    const live = r.stderr.split('\n').filter((l) => l.startsWith('frames ')).map((l) => Number(/lag p50\/p99 ([\d.]+)\//.exec(l)![1]));
+    const live = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('frames '))
+      .map((l) => Number(/lag p50\/p99 ([\d.]+)\//.exec(l)![1]));
     expect(live.length).toBeGreaterThanOrEqual(2);
     // Both subtract the smallest (arrival - timestamp): the clocks' constant offset never shows.
     for (const p50 of live) {

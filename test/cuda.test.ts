@@ -47,7 +47,9 @@ describe('here, without libcuda.so.1', () => {
         expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/cudaDevice/) }),
       );
     }
-    expect(() => new FrameSource({ test: true, backend: 'auto', cudaDevice: '0' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => new FrameSource({ test: true, backend: 'auto', cudaDevice: '0' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
     expect(() => new FrameSource({ test: true, cudaDevice: 0 })).toThrow(/cudaDevice.*given only with backend 'cuda'/);
   });
 });
@@ -58,9 +60,21 @@ describe('with a libcuda.so.1 that is present but cannot be used (fake library, 
   let registry: string | undefined;
   beforeAll(() => {
     dir = tempDir('frame-source-fake-cuda-');
-    for (const [sub, defines] of [['full', []], ['no-ipc', ['-DOMIT_IPC']]] as const) {
+    for (const [sub, defines] of [
+      ['full', []],
+      ['no-ipc', ['-DOMIT_IPC']],
+    ] as const) {
       execFileSync('mkdir', ['-p', path.join(dir, sub)]);
-      execFileSync('cc', ['-shared', '-fPIC', '-O1', ...defines, '-Wl,-soname,libcuda.so.1', '-o', path.join(dir, sub, 'libcuda.so.1'), path.join(ROOT, 'test/fixtures/fake-libcuda.c')]);
+      execFileSync('cc', [
+        '-shared',
+        '-fPIC',
+        '-O1',
+        ...defines,
+        '-Wl,-soname,libcuda.so.1',
+        '-o',
+        path.join(dir, sub, 'libcuda.so.1'),
+        path.join(ROOT, 'test/fixtures/fake-libcuda.c'),
+      ]);
     }
     // The child may rescan plugins with the fake library visible: never in the user's own registry.
     const cache = process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache');
@@ -73,7 +87,12 @@ describe('with a libcuda.so.1 that is present but cannot be used (fake library, 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function child(mode: string, lib = 'full') {
-    const env = { ...process.env, FAKE_LIBCUDA: mode, LD_LIBRARY_PATH: path.join(dir, lib), GST_REGISTRY: registry ?? path.join(dir, 'registry.bin') };
+    const env = {
+      ...process.env,
+      FAKE_LIBCUDA: mode,
+      LD_LIBRARY_PATH: path.join(dir, lib),
+      GST_REGISTRY: registry ?? path.join(dir, 'registry.bin'),
+    };
     const run = await runNode([path.join(ROOT, 'test/fixtures/cuda-child.js'), DIST], env);
     expect(run.reports.find((r) => r.report === 'crash')).toBeUndefined();
     expect({ status: run.status, signal: run.signal }).toEqual({ status: 0, signal: null });
@@ -159,7 +178,9 @@ describe('choosing cuda where it is available (given probes)', () => {
 
   it('refuses a device index the machine does not have, and formats cudaupload does not take', () => {
     expect(() => normalizeOptions({ test: true, backend: 'cuda', cudaDevice: 2 }, env)).toThrow(/cudaDevice.*below 2/);
-    expect(() => normalizeOptions({ test: true, backend: 'cuda', format: 'GRAY8' }, env)).toThrow(/format.*NV12, I420, RGBA, BGRA with the cuda backend/);
+    expect(() => normalizeOptions({ test: true, backend: 'cuda', format: 'GRAY8' }, env)).toThrow(
+      /format.*NV12, I420, RGBA, BGRA with the cuda backend/,
+    );
   });
 });
 

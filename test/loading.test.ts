@@ -40,7 +40,9 @@ it('tells a missing GStreamer library apart from a missing build, and says what 
   expect(explainLoadFailure(new Error('No native build was found for platform=linux arch=x64')).code).toBe('ERR_BINDING_LOAD');
   // What Debian 11's loader said about an addon built on Debian 12 (before the sysroot prebuilds).
   const glibc = explainLoadFailure(
-    new Error("/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.32' not found (required by /app/node_modules/frame-source/prebuilds/linux-x64/frame-source.napi.glibc.node)"),
+    new Error(
+      "/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.32' not found (required by /app/node_modules/frame-source/prebuilds/linux-x64/frame-source.napi.glibc.node)",
+    ),
   );
   expect(glibc.code).toBe('ERR_BINDING_LOAD');
   expect(glibc.message).toContain('needs GLIBC_2.32');

@@ -8,8 +8,20 @@ export const FRAMES = 20;
 export function makeWebm(dir: string, name = 'vp8-1278x719.webm'): string {
   const out = path.join(dir, name);
   execFileSync('gst-launch-1.0', [
-    '-q', 'videotestsrc', `num-buffers=${FRAMES}`, 'pattern=ball', '!', 'video/x-raw,width=1278,height=719,framerate=30/1',
-    '!', 'vp8enc', 'deadline=1', '!', 'webmmux', '!', 'filesink', `location=${out}`,
+    '-q',
+    'videotestsrc',
+    `num-buffers=${FRAMES}`,
+    'pattern=ball',
+    '!',
+    'video/x-raw,width=1278,height=719,framerate=30/1',
+    '!',
+    'vp8enc',
+    'deadline=1',
+    '!',
+    'webmmux',
+    '!',
+    'filesink',
+    `location=${out}`,
   ]);
   return out;
 }
@@ -41,15 +53,45 @@ export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
 export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
   const out = path.join(dir, name);
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '-frames:v', String(FRAMES), '-t', String(FRAMES / 30), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=30',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440',
+    '-frames:v',
+    String(FRAMES),
+    '-t',
+    String(FRAMES / 30),
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    out,
   ]);
   return out;
 }
 
 function ffmpegTestsrc(out: string, size: string, codec: string[], frames = FRAMES): string {
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=30`, '-frames:v', String(frames), ...codec, out,
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=${size}:rate=30`,
+    '-frames:v',
+    String(frames),
+    ...codec,
+    out,
   ]);
   return out;
 }

@@ -2,11 +2,34 @@
 // into a fresh project, used through import and require. The install step tells the truth: it
 // uses a prebuild only if it loads here, else builds from source, else names what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
 
-const PACKED = ['package.json', 'package-lock.json', 'binding.gyp', 'README.md', 'csrc', 'lib', 'types', 'dist', 'examples', 'scripts/install.js', 'prebuilds/README.md'];
+const PACKED = [
+  'package.json',
+  'package-lock.json',
+  'binding.gyp',
+  'README.md',
+  'csrc',
+  'lib',
+  'types',
+  'dist',
+  'examples',
+  'scripts/install.js',
+  'prebuilds/README.md',
+];
 const PLATFORM = `${process.platform}-${process.arch}`;
 const ADDON = 'frame-source.napi.glibc.node';
 let work: string;
@@ -25,12 +48,24 @@ beforeAll(() => {
   const addon = path.join(pkg, 'prebuilds', PLATFORM, ADDON);
   truncateSync(addon, Math.floor(statSync(addon).size / 2));
   mkdirSync(path.join(work, 'broken'));
-  broken = path.join(work, 'broken', sh('npm', ['pack', '--silent', '--pack-destination', path.join(work, 'broken')], pkg).trim().split('\n').pop()!);
+  broken = path.join(
+    work,
+    'broken',
+    sh('npm', ['pack', '--silent', '--pack-destination', path.join(work, 'broken')], pkg)
+      .trim()
+      .split('\n')
+      .pop()!,
+  );
 }, 600000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', ...env } });
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', ...env },
+  });
 }
 
 function freshApp(name: string): string {
@@ -53,8 +88,16 @@ it('packs with a prebuild, installs into a fresh project without building, and g
   expect(log).toContain(`frame-source: using prebuilds/${PLATFORM}/${ADDON}`);
   expect(existsSync(path.join(installed, 'build'))).toBe(false); // nothing was compiled
 
-  const esm = sh(process.execPath, ['--input-type=module', '-e', `import { FrameSource, FrameSourceError } from 'frame-source';\n${BODY}`], app);
-  const cjs = sh(process.execPath, ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${BODY}})();`], app);
+  const esm = sh(
+    process.execPath,
+    ['--input-type=module', '-e', `import { FrameSource, FrameSourceError } from 'frame-source';\n${BODY}`],
+    app,
+  );
+  const cjs = sh(
+    process.execPath,
+    ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${BODY}})();`],
+    app,
+  );
   for (const out of [esm, cjs]) expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true });
   // Types ship for both module systems.
   expect(existsSync(path.join(installed, 'dist', 'index.d.ts'))).toBe(true);
@@ -62,9 +105,16 @@ it('packs with a prebuild, installs into a fresh project without building, and g
 }, 240000);
 
 it('ships what users need and nothing else: no test media, build trees or source maps', () => {
-  const files = sh('tar', ['tzf', good], work).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
-  expect(files).toEqual(expect.arrayContaining(['scripts/install.js', 'examples/basic.mjs', 'binding.gyp', 'dist/index.cjs', `prebuilds/${PLATFORM}/${ADDON}`]));
-  for (const f of files) expect(f).toMatch(/^(dist|csrc|types|prebuilds|examples)\/|^(scripts\/install\.js|binding\.gyp|README\.md|package\.json)$/);
+  const files = sh('tar', ['tzf', good], work)
+    .trim()
+    .split('\n')
+    .map((f) => f.replace(/^package\//, ''))
+    .sort();
+  expect(files).toEqual(
+    expect.arrayContaining(['scripts/install.js', 'examples/basic.mjs', 'binding.gyp', 'dist/index.cjs', `prebuilds/${PLATFORM}/${ADDON}`]),
+  );
+  for (const f of files)
+    expect(f).toMatch(/^(dist|csrc|types|prebuilds|examples)\/|^(scripts\/install\.js|binding\.gyp|README\.md|package\.json)$/);
   expect(files.filter((f) => /\.map$|^build\/|^test\/|\.(mp4|webm|png|raw)$/.test(f))).toEqual([]);
 });
 
@@ -75,7 +125,11 @@ it('builds from source at install when the prebuild does not load, and the resul
   expect(log).toContain('frame-source: built build/Release/frame_source.node from source');
   const installed = path.join(app, 'node_modules', 'frame-source');
   expect(existsSync(path.join(installed, 'build', 'Release', 'frame_source.node'))).toBe(true);
-  const out = sh(process.execPath, ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${BODY}})();`], app);
+  const out = sh(
+    process.execPath,
+    ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${BODY}})();`],
+    app,
+  );
   expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true });
 }, 400000);
 
@@ -123,7 +177,16 @@ it('does not offer the glibc prebuilds to a musl system (Alpine): it goes to the
 it('ships the examples and the browser module (frame-source/web) in the package', () => {
   const [pack] = JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT));
   const files = (pack.files as Array<{ path: string }>).map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['examples/basic.mjs', 'examples/electron/main.ts', 'dist/web.mjs', 'dist/web.d.mts', 'dist/web.cjs', 'dist/web.d.ts']));
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'examples/basic.mjs',
+      'examples/electron/main.ts',
+      'dist/web.mjs',
+      'dist/web.d.mts',
+      'dist/web.cjs',
+      'dist/web.d.ts',
+    ]),
+  );
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   expect(pkg.exports['./web']).toEqual({
     import: { types: './dist/web.d.mts', default: './dist/web.mjs' },

@@ -23,8 +23,23 @@ const GOP_ARGS = ['-g', String(GOP), '-keyint_min', String(GOP)];
 export function makeCounterMp4(dir: string, frames = COUNTER_FRAMES): string {
   const out = path.join(dir, `counter-${frames}.mp4`);
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, '-frames:v', String(frames), ...GOP_ARGS, '-sc_threshold', '0',
-    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', out,
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    SOURCE,
+    '-frames:v',
+    String(frames),
+    ...GOP_ARGS,
+    '-sc_threshold',
+    '0',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    out,
   ]);
   return out;
 }
@@ -33,8 +48,23 @@ export function makeCounterMp4(dir: string, frames = COUNTER_FRAMES): string {
 export function makeCounterWebm(dir: string, frames = COUNTER_FRAMES): string {
   const out = path.join(dir, `counter-${frames}.webm`);
   execFileSync('ffmpeg', [
-    '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, '-frames:v', String(frames), ...GOP_ARGS,
-    '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cluster_time_limit', '300', out,
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    SOURCE,
+    '-frames:v',
+    String(frames),
+    ...GOP_ARGS,
+    '-c:v',
+    'libvpx-vp9',
+    '-deadline',
+    'realtime',
+    '-cluster_time_limit',
+    '300',
+    out,
   ]);
   return out;
 }

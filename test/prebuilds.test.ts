@@ -40,7 +40,10 @@ beforeAll(() => {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: src, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: src, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   execFileSync('tar', ['xzf', path.join(work, tarball)], { cwd: work });
   pkg = path.join(work, 'package');
   // Its dependencies are plain JS: this checkout's serve every architecture.
@@ -64,7 +67,12 @@ function symbolVersions(file: string): string[] {
 function newest(versions: string[], prefix: string): number[] {
   return versions
     .filter((v) => v.startsWith(prefix + '_'))
-    .map((v) => v.slice(prefix.length + 1).split('.').map(Number))
+    .map((v) =>
+      v
+        .slice(prefix.length + 1)
+        .split('.')
+        .map(Number),
+    )
     .reduce((a, b) => (compare(a, b) >= 0 ? a : b), [0]);
 }
 
@@ -95,7 +103,14 @@ withDebian('packs stripped linux-x64 and linux-arm64 addons that need at most gl
 
 /** Every GStreamer function the addon imports, with the release that added it (GStreamer's own .gir). */
 function gstreamerSince(file: string): Record<string, string> {
-  const gir = path.join(process.env.FRAME_SOURCE_CACHE ?? path.join(ROOT, '.cache'), 'sysroot', 'bullseye-amd64', 'usr', 'share', 'gir-1.0');
+  const gir = path.join(
+    process.env.FRAME_SOURCE_CACHE ?? path.join(ROOT, '.cache'),
+    'sysroot',
+    'bullseye-amd64',
+    'usr',
+    'share',
+    'gir-1.0',
+  );
   const since = new Map<string, string>();
   for (const f of readdirSync(gir).filter((n) => /^Gst\w*-1\.0\.gir$/.test(n))) {
     const xml = readFileSync(path.join(gir, f), 'utf8');
@@ -122,44 +137,61 @@ withDebian('links no GStreamer function newer than 1.16 (the README minimum), pe
   }
 });
 
-withDebian('loads the packed x64 prebuild on Debian 11 (glibc 2.31, GStreamer 1.18) and gives the same bytes as here', async () => {
-  const [there, here] = await Promise.all([
-    runNode([FOREIGN, 'bullseye-amd64', CHILD, pkg, 'frames']),
-    runNode([CHILD, pkg, 'frames']),
-  ]);
-  const old = checks(there);
-  const now = checks(here);
-  expect(old.loaded).toMatchObject({ arch: 'x64', gstreamer: expect.stringMatching(/^1\.18\./), addons: [path.join(pkg, 'prebuilds', 'linux-x64', ADDON)] });
-  expect(now.loaded.addons).toEqual([path.join(pkg, 'prebuilds', 'linux-x64', ADDON)]);
-  expect(old.loaded.gstreamer).not.toBe(now.loaded.gstreamer);
-  for (const name of ['i420', 'rgba']) {
-    expect(old.frames[name].hashes).toHaveLength(4);
-    expect(old.frames[name].zeroCopy).toBe(4);
-    expect(old.frames[name].hashes).toEqual(now.frames[name].hashes);
-  }
-}, 300000);
+withDebian(
+  'loads the packed x64 prebuild on Debian 11 (glibc 2.31, GStreamer 1.18) and gives the same bytes as here',
+  async () => {
+    const [there, here] = await Promise.all([runNode([FOREIGN, 'bullseye-amd64', CHILD, pkg, 'frames']), runNode([CHILD, pkg, 'frames'])]);
+    const old = checks(there);
+    const now = checks(here);
+    expect(old.loaded).toMatchObject({
+      arch: 'x64',
+      gstreamer: expect.stringMatching(/^1\.18\./),
+      addons: [path.join(pkg, 'prebuilds', 'linux-x64', ADDON)],
+    });
+    expect(now.loaded.addons).toEqual([path.join(pkg, 'prebuilds', 'linux-x64', ADDON)]);
+    expect(old.loaded.gstreamer).not.toBe(now.loaded.gstreamer);
+    for (const name of ['i420', 'rgba']) {
+      expect(old.frames[name].hashes).toHaveLength(4);
+      expect(old.frames[name].zeroCopy).toBe(4);
+      expect(old.frames[name].hashes).toEqual(now.frames[name].hashes);
+    }
+  },
+  300000,
+);
 
-withArm64('runs the packed arm64 prebuild under qemu on Debian 12 arm64: zero-copy iteration, release, renegotiation, close with held frames, errors', async () => {
-  const c = checks(await runNode([FOREIGN, 'bookworm-arm64', CHILD, pkg, 'smoke']));
-  expect(c.loaded).toMatchObject({ arch: 'arm64', gstreamer: expect.stringMatching(/^1\.22\./), addons: [path.join(pkg, 'prebuilds', 'linux-arm64', ADDON)] });
-  expect(c.iteration).toEqual({ check: 'iteration', frames: 10, zeroCopy: 10, shared: true });
-  expect(c.release).toMatchObject({ frames: 12, releasedThrows: true });
-  expect(c.renegotiation).toMatchObject({
-    formats: [
-      [64, 48],
-      [32, 24],
-    ],
-    sizes: [...Array(3).fill([64, 48]), ...Array(3).fill([32, 24])],
-    heldIntact: true,
-    zeroCopy: 6,
-  });
-  expect(c['close-held']).toMatchObject({ state: 'closed', heldAfterClose: 3, intact: true, heldAfterRelease: 0 });
-  expect(c.errors).toMatchObject({ runtime: 'ERR_PIPELINE', missing: 'ERR_MISSING_ELEMENT', state: 'closed' });
-}, 300000);
+withArm64(
+  'runs the packed arm64 prebuild under qemu on Debian 12 arm64: zero-copy iteration, release, renegotiation, close with held frames, errors',
+  async () => {
+    const c = checks(await runNode([FOREIGN, 'bookworm-arm64', CHILD, pkg, 'smoke']));
+    expect(c.loaded).toMatchObject({
+      arch: 'arm64',
+      gstreamer: expect.stringMatching(/^1\.22\./),
+      addons: [path.join(pkg, 'prebuilds', 'linux-arm64', ADDON)],
+    });
+    expect(c.iteration).toEqual({ check: 'iteration', frames: 10, zeroCopy: 10, shared: true });
+    expect(c.release).toMatchObject({ frames: 12, releasedThrows: true });
+    expect(c.renegotiation).toMatchObject({
+      formats: [
+        [64, 48],
+        [32, 24],
+      ],
+      sizes: [...Array(3).fill([64, 48]), ...Array(3).fill([32, 24])],
+      heldIntact: true,
+      zeroCopy: 6,
+    });
+    expect(c['close-held']).toMatchObject({ state: 'closed', heldAfterClose: 3, intact: true, heldAfterRelease: 0 });
+    expect(c.errors).toMatchObject({ runtime: 'ERR_PIPELINE', missing: 'ERR_MISSING_ELEMENT', state: 'closed' });
+  },
+  300000,
+);
 
-withArm64('runs the packed arm64 prebuild on Debian 11 arm64 (glibc 2.31, GStreamer 1.18) with the same bytes as x64 here', async () => {
-  const [there, here] = await Promise.all([runNode([FOREIGN, 'bullseye-arm64', CHILD, pkg, 'frames']), runNode([CHILD, pkg, 'frames'])]);
-  const old = checks(there);
-  expect(old.loaded).toMatchObject({ arch: 'arm64', gstreamer: expect.stringMatching(/^1\.18\./) });
-  expect(old.frames).toEqual(checks(here).frames);
-}, 300000);
+withArm64(
+  'runs the packed arm64 prebuild on Debian 11 arm64 (glibc 2.31, GStreamer 1.18) with the same bytes as x64 here',
+  async () => {
+    const [there, here] = await Promise.all([runNode([FOREIGN, 'bullseye-arm64', CHILD, pkg, 'frames']), runNode([CHILD, pkg, 'frames'])]);
+    const old = checks(there);
+    expect(old.loaded).toMatchObject({ arch: 'arm64', gstreamer: expect.stringMatching(/^1\.18\./) });
+    expect(old.frames).toEqual(checks(here).frames);
+  },
+  300000,
+);

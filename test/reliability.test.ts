@@ -40,9 +40,13 @@ function fifo(name: string): string {
 }
 
 async function slotsBack(source: FrameSource): Promise<void> {
-  await within(5000, (async () => {
-    while (source.stats.slotsInUse > 0) await sleep(5);
-  })(), 'slots coming back');
+  await within(
+    5000,
+    (async () => {
+      while (source.stats.slotsInUse > 0) await sleep(5);
+    })(),
+    'slots coming back',
+  );
 }
 
 describe('1. a detached ArrayBuffer slot', () => {
@@ -173,9 +177,13 @@ describe('3. concurrent next() on one iterator', () => {
         for await (const f of source) kept.push(f.keep());
       })(),
     ).rejects.toMatchObject({ code: 'ERR_RING_EXHAUSTED' });
-    await within(3000, (async () => {
-      while (source.state !== 'closed') await sleep(5);
-    })(), 'closing');
+    await within(
+      3000,
+      (async () => {
+        while (source.state !== 'closed') await sleep(5);
+      })(),
+      'closing',
+    );
     kept.forEach((f) => f.release());
   });
 });
@@ -183,7 +191,9 @@ describe('3. concurrent next() on one iterator', () => {
 describe('4. errors that were untyped, wrong or silent', () => {
   it('refuses frame rates too small to express, and writes small ones as exact fractions', () => {
     expect(() => new FrameSource({ test: { framerate: 0.0004 } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    expect(() => new FrameSource({ test: true, framerate: 0.004 - 0.0035 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => new FrameSource({ test: true, framerate: 0.004 - 0.0035 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
     expect(fraction(0.004)).toBe('1/250');
     expect(fraction(0.5)).toBe('1/2');
     expect(fraction(0.001)).toBe('1/1000');
@@ -200,11 +210,14 @@ describe('4. errors that were untyped, wrong or silent', () => {
     expect(await second).toBeNull();
   });
 
-  it.each(['file:///tmp/img%d.png', 'file://remotehost/x.mp4'])('%s is ERR_INVALID_OPTION, from the API and the command line (exit 2)', async (uri) => {
-    expect(() => new FrameSource({ uri })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'uri' }));
-    const run = await runNode([CLI, '--uri', uri, '--quiet']);
-    expect(run.status).toBe(2);
-  });
+  it.each(['file:///tmp/img%d.png', 'file://remotehost/x.mp4'])(
+    '%s is ERR_INVALID_OPTION, from the API and the command line (exit 2)',
+    async (uri) => {
+      expect(() => new FrameSource({ uri })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'uri' }));
+      const run = await runNode([CLI, '--uri', uri, '--quiet']);
+      expect(run.status).toBe(2);
+    },
+  );
 
   it('a refused HTTP connection is ERR_CONNECTION', async () => {
     const server = createTcpServer();
@@ -272,9 +285,13 @@ describe('5. found by reading the native code', () => {
         // closed below
       }
     })();
-    await within(10000, (async () => {
-      while (attempts.length < 3) await sleep(10);
-    })(), 'three reconnects');
+    await within(
+      10000,
+      (async () => {
+        while (attempts.length < 3) await sleep(10);
+      })(),
+      'three reconnects',
+    );
     await source.close();
     await reading;
     server.close();

@@ -101,7 +101,9 @@ describe('test patterns in every output format', () => {
     // RGBA like the default source, not videotestsrc's first choice (16-bit ABGR64_LE).
     expect(frame.format).toBe('RGBA');
     expect(frame.toVideoFrameInit().format).toBe('RGBA');
-    expect(source.options.pipeline).toBe('videotestsrc name=fs-src pattern=smpte is-live=false ! video/x-raw,format=RGBA,width=1280,height=720,framerate=30/1');
+    expect(source.options.pipeline).toBe(
+      'videotestsrc name=fs-src pattern=smpte is-live=false ! video/x-raw,format=RGBA,width=1280,height=720,framerate=30/1',
+    );
     expect(frame.videoFormat.elements).toContain('videotestsrc');
     frame.release();
     await source.close();

@@ -93,7 +93,8 @@ beforeAll(async () => {
   const bgra = await grab('format=BGRA');
   cases.set('BGRA', padded(bgra, bgra.visible));
   for (const format of ['I420', 'NV12']) {
-    for (const colorimetry of ['bt601', 'bt709']) cases.set(`${format}-${colorimetry}`, await grab(`format=${format},colorimetry=${colorimetry}`));
+    for (const colorimetry of ['bt601', 'bt709'])
+      cases.set(`${format}-${colorimetry}`, await grab(`format=${format},colorimetry=${colorimetry}`));
   }
   // videotestsrc writes limited range whatever the caps say; videoconvert honours full range.
   cases.set('I420-full', await grab('format=I420,colorimetry=1:4:16:4', true));
@@ -203,12 +204,15 @@ async function draw(name: string, how: 'webgl' | 'videoframe'): Promise<Buffer> 
 }
 
 describe('WebGL2 (the shipped shader)', () => {
-  it.each(['RGBA', 'BGRA', 'I420-bt601', 'I420-bt709', 'NV12-bt601', 'NV12-bt709', 'I420-full'])('%s matches the RGBA frame within 3 levels', async (name) => {
-    const r = compare(await draw(name, 'webgl'));
-    expect(r.compared).toBeGreaterThan(W * H * 0.8);
-    if (name === 'RGBA' || name === 'BGRA') expect(r.max).toBe(0);
-    expect(r.max <= 3 ? 'within 3' : `${r.max} off at ${r.at}`).toBe('within 3');
-  });
+  it.each(['RGBA', 'BGRA', 'I420-bt601', 'I420-bt709', 'NV12-bt601', 'NV12-bt709', 'I420-full'])(
+    '%s matches the RGBA frame within 3 levels',
+    async (name) => {
+      const r = compare(await draw(name, 'webgl'));
+      expect(r.compared).toBeGreaterThan(W * H * 0.8);
+      if (name === 'RGBA' || name === 'BGRA') expect(r.max).toBe(0);
+      expect(r.max <= 3 ? 'within 3' : `${r.max} off at ${r.at}`).toBe('within 3');
+    },
+  );
 });
 
 describe('VideoFrame (the browser converts)', () => {

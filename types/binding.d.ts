@@ -131,13 +131,7 @@ export interface NativeDurationItem {
 }
 
 export type NativeItem =
-  | NativeFrameItem
-  | NativeFormatItem
-  | NativeEosItem
-  | NativeMessageItem
-  | NativeLiveItem
-  | NativeSeekItem
-  | NativeDurationItem;
+  NativeFrameItem | NativeFormatItem | NativeEosItem | NativeMessageItem | NativeLiveItem | NativeSeekItem | NativeDurationItem;
 
 export interface NativeStats {
   /** Frames that reached frame-source's sink. */

@@ -48,8 +48,15 @@ const PLANES: Record<string, PlaneShape[]> = {
   BGRA: [{ bytesPerTexel: 4, sub: 1 }],
   BGRX: [{ bytesPerTexel: 4, sub: 1 }],
   GRAY8: [{ bytesPerTexel: 1, sub: 1 }],
-  I420: [{ bytesPerTexel: 1, sub: 1 }, { bytesPerTexel: 1, sub: 2 }, { bytesPerTexel: 1, sub: 2 }],
-  NV12: [{ bytesPerTexel: 1, sub: 1 }, { bytesPerTexel: 2, sub: 2 }],
+  I420: [
+    { bytesPerTexel: 1, sub: 1 },
+    { bytesPerTexel: 1, sub: 2 },
+    { bytesPerTexel: 1, sub: 2 },
+  ],
+  NV12: [
+    { bytesPerTexel: 1, sub: 1 },
+    { bytesPerTexel: 2, sub: 2 },
+  ],
 };
 
 export interface Plane {
@@ -80,7 +87,9 @@ export function planesOf(init: FrameInit, byteLength: number): Plane[] {
   for (const [i, p] of planes.entries()) {
     const end = p.offset + p.stride * (p.height - 1) + p.width * p.bytesPerTexel;
     if (p.stride < p.width * p.bytesPerTexel || end > byteLength) {
-      throw new RangeError(`plane ${i} of a ${w}x${h} ${init.format} frame (offset ${p.offset}, stride ${p.stride}) does not fit in ${byteLength} bytes`);
+      throw new RangeError(
+        `plane ${i} of a ${w}x${h} ${init.format} frame (offset ${p.offset}, stride ${p.stride}) does not fit in ${byteLength} bytes`,
+      );
     }
   }
   return planes;

@@ -125,12 +125,7 @@ export class WebGLFrameRenderer {
 
   #upload(index: number, plane: Plane, bytes: Uint8Array): void {
     const gl = this.gl;
-    const formats = [
-      [gl.R8, gl.RED],
-      [gl.RG8, gl.RG],
-      null,
-      [gl.RGBA8, gl.RGBA],
-    ] as const;
+    const formats = [[gl.R8, gl.RED], [gl.RG8, gl.RG], null, [gl.RGBA8, gl.RGBA]] as const;
     const [internal, format] = formats[plane.bytesPerTexel - 1]!;
     let state = this.#textures[index];
     gl.activeTexture(gl.TEXTURE0 + index);

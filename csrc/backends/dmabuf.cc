@@ -172,7 +172,8 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   }
   // The memory owns the fd from here on: it is closed when the memory is freed.
   GstMemory* mem = gst_dmabuf_allocator_alloc(st->fdAllocator, fd, st->size);
-  if (st->allocator == kMemfd) gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), memfdQuark(), GINT_TO_POINTER(1), nullptr);
+  if (st->allocator == kMemfd)
+    gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), memfdQuark(), GINT_TO_POINTER(1), nullptr);
   GstBuffer* buf = gst_buffer_new();
   gst_buffer_append_memory(buf, mem);
   if (st->addMeta) {
@@ -222,7 +223,8 @@ BackendProbe probe(const BackendSetup& setup) {
       return p;
     case kMemfd:
       p.available = true;
-      p.detail = "allocator memfd: plain shared memory, mappable and passable to another process, not importable by a GPU";
+      p.detail =
+          "allocator memfd: plain shared memory, mappable and passable to another process, not importable by a GPU";
       return p;
     default:
       break;
@@ -299,7 +301,9 @@ bool describe(GstBuffer* buf, const GstVideoInfo& info, FrameHandles* out) {
     // Rows of this plane: the height of its first component, subsampled as the format says.
     // (By the format info's fields, not gst_video_format_info_component(): that is 1.18.)
     guint comp = 0;
-    while (comp + 1 < GST_VIDEO_FORMAT_INFO_N_COMPONENTS(info.finfo) && GST_VIDEO_FORMAT_INFO_PLANE(info.finfo, comp) != p) comp++;
+    while (comp + 1 < GST_VIDEO_FORMAT_INFO_N_COMPONENTS(info.finfo) &&
+           GST_VIDEO_FORMAT_INFO_PLANE(info.finfo, comp) != p)
+      comp++;
     guint height = meta ? meta->height : GST_VIDEO_INFO_HEIGHT(&info);
     guint rows = GST_VIDEO_FORMAT_INFO_SCALE_HEIGHT(info.finfo, comp, height);
     HandlePlane plane;

@@ -25,22 +25,34 @@ function geometry(f) {
   if (f.format === 'NV12' || f.format === 'I420') {
     const rows = Math.ceil(f.height / 2);
     return f.format === 'NV12'
-      ? [{ rowBytes: f.width, rows: f.height }, { rowBytes: Math.ceil(f.width / 2) * 2, rows }]
-      : [{ rowBytes: f.width, rows: f.height }, { rowBytes: Math.ceil(f.width / 2), rows }, { rowBytes: Math.ceil(f.width / 2), rows }];
+      ? [
+          { rowBytes: f.width, rows: f.height },
+          { rowBytes: Math.ceil(f.width / 2) * 2, rows },
+        ]
+      : [
+          { rowBytes: f.width, rows: f.height },
+          { rowBytes: Math.ceil(f.width / 2), rows },
+          { rowBytes: Math.ceil(f.width / 2), rows },
+        ];
   }
   return [{ rowBytes: f.width * 4, rows: f.height }];
 }
 
-const child = spawn('python3', [fileURLToPath(new URL('./child.py', import.meta.url)), String(device)], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn('python3', [fileURLToPath(new URL('./child.py', import.meta.url)), String(device)], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
 const answers = createInterface({ input: child.stdout });
 const pending = [];
 answers.on('line', (line) => pending.shift()?.(JSON.parse(line)));
-const ask = (request) => new Promise((resolve) => {
-  pending.push(resolve);
-  child.stdin.write(`${JSON.stringify(request)}\n`);
-});
+const ask = (request) =>
+  new Promise((resolve) => {
+    pending.push(resolve);
+    child.stdin.write(`${JSON.stringify(request)}\n`);
+  });
 
-const source = new FrameSource(uri ? { uri, backend: 'cuda', cudaDevice: device } : { test: { width: 640, height: 360 }, format, backend: 'cuda', cudaDevice: device });
+const source = new FrameSource(
+  uri ? { uri, backend: 'cuda', cudaDevice: device } : { test: { width: 640, height: 360 }, format, backend: 'cuda', cudaDevice: device },
+);
 let matched = 0;
 let n = 0;
 try {
@@ -53,13 +65,21 @@ try {
     const bytes = await frame.download();
     const hash = createHash('sha256');
     planes.forEach((p, i) => {
-      for (let r = 0; r < p.rows; r++) hash.update(bytes.subarray(frame.layout[i].offset + r * frame.layout[i].stride, frame.layout[i].offset + r * frame.layout[i].stride + p.rowBytes));
+      for (let r = 0; r < p.rows; r++)
+        hash.update(
+          bytes.subarray(
+            frame.layout[i].offset + r * frame.layout[i].stride,
+            frame.layout[i].offset + r * frame.layout[i].stride + p.rowBytes,
+          ),
+        );
     });
     const ours = hash.digest('hex');
     const ok = answer.sha256 === ours;
     if (ok) matched++;
-    console.log(`frame ${frame.sequence}: ${frame.format} ${frame.width}x${frame.height} pointer 0x${cuda.pointer.toString(16)} device ${cuda.device} ` +
-      `pitch ${cuda.planes.map((p) => p.stride).join('/')}: child ${answer.error ?? answer.sha256.slice(0, 16)} ${ok ? '=' : '!='} download ${ours.slice(0, 16)}`);
+    console.log(
+      `frame ${frame.sequence}: ${frame.format} ${frame.width}x${frame.height} pointer 0x${cuda.pointer.toString(16)} device ${cuda.device} ` +
+        `pitch ${cuda.planes.map((p) => p.stride).join('/')}: child ${answer.error ?? answer.sha256.slice(0, 16)} ${ok ? '=' : '!='} download ${ours.slice(0, 16)}`,
+    );
     if (++n === frames) break;
   }
 } finally {

@@ -252,14 +252,16 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   const every = positiveInteger('snapshot-every', values['snapshot-every']);
   if (every !== undefined && values.snapshot === undefined) throw new UsageError('--snapshot-every needs --snapshot FILE.png');
   if (values.snapshot !== undefined) {
-    if (!/\.png$/i.test(values.snapshot)) throw new UsageError(`--snapshot writes PNG: give a file name ending in .png; got '${values.snapshot}'`);
+    if (!/\.png$/i.test(values.snapshot))
+      throw new UsageError(`--snapshot writes PNG: give a file name ending in .png; got '${values.snapshot}'`);
     checkWritable(values.snapshot);
   }
 
   let serve: ServeOptions | null = null;
   if (values.serve !== undefined) {
     const port = values.serve === '' ? DEFAULT_PORT : Number(values.serve);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--serve needs a port from 0 to 65535; got '${values.serve}'`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--serve needs a port from 0 to 65535; got '${values.serve}'`);
     serve = { port, host: values.host ?? '127.0.0.1' };
   } else if (values.host !== undefined) {
     throw new UsageError('--host goes with --serve');

@@ -30,7 +30,10 @@ function describeSource(o: Record<string, unknown>): string {
 }
 
 function describeFormat(f: VideoFormat): string {
-  return `${f.format} ${f.width}x${f.height} @ ${fmt(f.framerate, 2)} fps, ${f.colorimetry || 'no colorimetry'}` + (f.decoder ? `, decoder ${f.decoder}` : '');
+  return (
+    `${f.format} ${f.width}x${f.height} @ ${fmt(f.framerate, 2)} fps, ${f.colorimetry || 'no colorimetry'}` +
+    (f.decoder ? `, decoder ${f.decoder}` : '')
+  );
 }
 
 async function run(opts: CliOptions): Promise<number> {
@@ -56,7 +59,9 @@ async function run(opts: CliOptions): Promise<number> {
   let checksum = 0;
   const snapshots: string[] = [];
   // One rewritten line on a terminal, a plain line per second otherwise.
-  const timer = opts.quiet ? null : setInterval(() => err.write(tty ? `\r\x1b[K${progress.line(n, false)}` : `${progress.line(n, false)}\n`), tty ? 250 : 1000);
+  const timer = opts.quiet
+    ? null
+    : setInterval(() => err.write(tty ? `\r\x1b[K${progress.line(n, false)}` : `${progress.line(n, false)}\n`), tty ? 250 : 1000);
 
   let failure: unknown = null;
   try {
@@ -191,7 +196,10 @@ if (require.main === module) {
     },
     (err) => {
       process.stderr.write(`frame-source: internal error: ${(err as Error).stack ?? err}\n`);
-      if (wantsJson(process.argv)) process.stdout.write(`${JSON.stringify({ error: { code: 'ERR_INTERNAL', message: String((err as Error).message ?? err) }, exitCode: 1 })}\n`);
+      if (wantsJson(process.argv))
+        process.stdout.write(
+          `${JSON.stringify({ error: { code: 'ERR_INTERNAL', message: String((err as Error).message ?? err) }, exitCode: 1 })}\n`,
+        );
       process.exitCode = 1;
     },
   );

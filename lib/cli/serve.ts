@@ -28,9 +28,10 @@ interface Page {
 
 // [u32 LE header length][header JSON][frame bytes]: one message, one frame.
 function encode(frame: Frame, page: Page): Buffer {
-  const init = DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
-    ? frame.toVideoFrameInit()
-    : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
+  const init =
+    DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
+      ? frame.toVideoFrameInit()
+      : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
   const header = Buffer.from(JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped }));
   const out = Buffer.allocUnsafe(4 + header.length + frame.data.byteLength);
   out.writeUInt32LE(header.length, 0);
@@ -102,7 +103,11 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new UsageError(`--serve: port ${where.port} on ${where.host} is in use; pick another (0 picks a free one)`) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new UsageError(`--serve: port ${where.port} on ${where.host} is in use; pick another (0 picks a free one)`)
+          : e,
+      ),
     );
     http.listen(where.port, where.host, resolve);
   });
@@ -120,7 +125,9 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
   try {
     for await (const frame of source) {
       if (!DRAWABLE.has(frame.format)) {
-        throw new UsageError(`--serve draws RGBA, BGRA, RGBX, BGRX, I420, NV12 and GRAY8, not ${frame.videoFormat.gstFormat}: add --format RGBA`);
+        throw new UsageError(
+          `--serve draws RGBA, BGRA, RGBX, BGRX, I420, NV12 and GRAY8, not ${frame.videoFormat.gstFormat}: add --format RGBA`,
+        );
       }
       if (!source.stats.live && frame.timestamp !== null) {
         clock ??= performance.now() - frame.timestamp / 1000;

@@ -15,7 +15,9 @@ const HW = process.env.FRAME_SOURCE_TEST_CUDA === '1';
 const SOAK = process.env.FRAME_SOURCE_TEST_CUDA_SOAK === '1';
 const DEVICE = Number(process.env.FRAME_SOURCE_TEST_CUDA_DEVICE ?? 0);
 if (!HW) {
-  console.log('test/gpu/cuda.test.ts: SKIPPED, no NVIDIA GPU asserted (FRAME_SOURCE_TEST_CUDA=1 is set by `npm run test:gpu` where cuda is available)');
+  console.log(
+    'test/gpu/cuda.test.ts: SKIPPED, no NVIDIA GPU asserted (FRAME_SOURCE_TEST_CUDA=1 is set by `npm run test:gpu` where cuda is available)',
+  );
 }
 const hw = HW ? describe : describe.skip;
 
@@ -57,24 +59,27 @@ function gpuFree(): number {
 }
 
 hw('cuda frames on an NVIDIA GPU', () => {
-  it.each(['NV12', 'RGBA', 'I420'])('cudaupload: %s frames made in system memory; downloaded bytes equal the cpu frames; layout fits the caps', async (format) => {
-    const pipeline = `videotestsrc pattern=smpte num-buffers=5 ! video/x-raw,format=${format},width=318,height=178`;
-    const reference = await cpuFrames(pipeline, 5);
-    const source = new FrameSource({ pipeline, backend: 'cuda', cudaDevice: DEVICE });
-    const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
-    let n = 0;
-    for await (const frame of source) {
-      expect(frame.backend).toBe('cuda');
-      expect(frame.copied).toBe(false);
-      expectLayoutFitsCaps(frame);
-      const bytes = await frame.download();
-      expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
-      n++;
-    }
-    expect(n).toBe(5);
-    expect((await formatEvent).elements).toContain('cudaupload');
-    expect(source.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0, downloadedFrames: 5 });
-  });
+  it.each(['NV12', 'RGBA', 'I420'])(
+    'cudaupload: %s frames made in system memory; downloaded bytes equal the cpu frames; layout fits the caps',
+    async (format) => {
+      const pipeline = `videotestsrc pattern=smpte num-buffers=5 ! video/x-raw,format=${format},width=318,height=178`;
+      const reference = await cpuFrames(pipeline, 5);
+      const source = new FrameSource({ pipeline, backend: 'cuda', cudaDevice: DEVICE });
+      const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
+      let n = 0;
+      for await (const frame of source) {
+        expect(frame.backend).toBe('cuda');
+        expect(frame.copied).toBe(false);
+        expectLayoutFitsCaps(frame);
+        const bytes = await frame.download();
+        expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
+        n++;
+      }
+      expect(n).toBe(5);
+      expect((await formatEvent).elements).toContain('cudaupload');
+      expect(source.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0, downloadedFrames: 5 });
+    },
+  );
 
   it("nvh264dec: the decoder's CUDA memory, passed through; bytes equal avdec_h264's, and 'auto' picks cuda for a uri", async () => {
     const dir = tempDir();
@@ -108,7 +113,12 @@ hw('cuda frames on an NVIDIA GPU', () => {
   });
 
   it('holds the memory until release: a held frame keeps its pointer and bytes while the source runs on and closes', async () => {
-    const source = new FrameSource({ pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96', backend: 'cuda', cudaDevice: DEVICE, ringSize: 4 });
+    const source = new FrameSource({
+      pipeline: 'videotestsrc pattern=ball ! video/x-raw,format=NV12,width=128,height=96',
+      backend: 'cuda',
+      cudaDevice: DEVICE,
+      ringSize: 4,
+    });
     const held = (await source.read())!.keep();
     const before = Buffer.from(await held.download());
     const pointers = new Set<bigint>();
@@ -123,22 +133,30 @@ hw('cuda frames on an NVIDIA GPU', () => {
     held.release();
   });
 
-  (SOAK ? it : it.skip)('10,000 frames: flat GPU memory (cuMemGetInfo) and RSS', async () => {
-    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=10000 ! video/x-raw,format=NV12,width=320,height=240', backend: 'cuda', cudaDevice: DEVICE });
-    let n = 0;
-    let free0 = 0;
-    let rss0 = 0;
-    for await (const frame of source) {
-      if (frame.cuda!.pointer === 0n) throw new Error('no device pointer');
-      if (++n === 1000) {
-        free0 = gpuFree();
-        rss0 = rss();
+  (SOAK ? it : it.skip)(
+    '10,000 frames: flat GPU memory (cuMemGetInfo) and RSS',
+    async () => {
+      const source = new FrameSource({
+        pipeline: 'videotestsrc num-buffers=10000 ! video/x-raw,format=NV12,width=320,height=240',
+        backend: 'cuda',
+        cudaDevice: DEVICE,
+      });
+      let n = 0;
+      let free0 = 0;
+      let rss0 = 0;
+      for await (const frame of source) {
+        if (frame.cuda!.pointer === 0n) throw new Error('no device pointer');
+        if (++n === 1000) {
+          free0 = gpuFree();
+          rss0 = rss();
+        }
       }
-    }
-    const free1 = gpuFree();
-    expect(n).toBe(10000);
-    expect(free0 - free1).toBeLessThan(32 * 1024 * 1024);
-    expect(rss() - rss0).toBeLessThan(32 * 1024 * 1024);
-    await source.close();
-  }, 300000);
+      const free1 = gpuFree();
+      expect(n).toBe(10000);
+      expect(free0 - free1).toBeLessThan(32 * 1024 * 1024);
+      expect(rss() - rss0).toBeLessThan(32 * 1024 * 1024);
+      await source.close();
+    },
+    300000,
+  );
 });
