@@ -385,7 +385,9 @@ function machine() {
   try {
     const m = /Model name:\s*(.+)/.exec(execFileSync('lscpu', { encoding: 'utf8' }));
     if (m) cpu = m[1].trim();
-  } catch {}
+  } catch {
+    // no lscpu: the CPU stays unnamed in the report
+  }
   const gst = /version (\S+)/.exec(execFileSync('gst-launch-1.0', ['--version'], { encoding: 'utf8' }))?.[1];
   return {
     cpu,

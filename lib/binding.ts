@@ -55,7 +55,7 @@ function installHint(): string {
 /** @internal Turns what node-gyp-build threw into the error that names the fix. */
 export function explainLoadFailure(err: unknown): FrameSourceError {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof FrameSourceError) return err;
+  if (err instanceof FrameSourceError) return err as FrameSourceError;
   const code = (err as { code?: string } | null)?.code;
   if (code === 'ERR_GSTREAMER_INIT') {
     return new FrameSourceError('ERR_GSTREAMER_MISSING', `${message}. ${installHint()}`, { cause: err });

@@ -265,8 +265,13 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
    * `[{ name: 'cpu', available: true }, { name: 'dmabuf', available: false, reason: '...' }, ...]`.
    * `dmabufAllocator` probes the dmabuf backend for that allocator (default 'auto').
    */
-  static async backends(options?: { dmabufAllocator?: DmabufAllocator }): Promise<BackendInfo[]> {
-    return probeBackends(loadBinding(), normalizeAllocator(options?.dmabufAllocator));
+  static backends(options?: { dmabufAllocator?: DmabufAllocator }): Promise<BackendInfo[]> {
+    // A promise (probing may move off the JS thread); a bad option rejects rather than throws.
+    try {
+      return Promise.resolve(probeBackends(loadBinding(), normalizeAllocator(options?.dmabufAllocator)));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Cameras GStreamer can see (GstDeviceMonitor); [] when there are none. */
@@ -545,7 +550,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     try {
       this.#checkRate(rate);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     // Forwards from where the last frame delivered ends; backwards from the middle of the frame
     // before it (its start may be off: an accurate seek clips the first frame's start to the target).

@@ -11,12 +11,13 @@ import {
   type AnyFrameSourceError,
 } from '../lib/index';
 import { colorSpaceFromColorimetry, yuvToRgbForColorimetry } from '../web/colorimetry';
+import type { Frame } from '../lib/index';
 import { ROOT } from './helpers';
 import { killChildren, runNode } from './run-node';
 
 afterEach(killChildren);
 
-async function firstInit(caps: string): Promise<ReturnType<import('../lib/index').Frame['toVideoFrameInit']>> {
+async function firstInit(caps: string): Promise<ReturnType<Frame['toVideoFrameInit']>> {
   const source = new FrameSource({ pipeline: `videotestsrc num-buffers=1 ! video/x-raw,${caps}` });
   try {
     const frame = (await source.read())!;

@@ -228,9 +228,9 @@ describe('the JS side of CUDA frames', () => {
       false,
       'cuda',
       null,
-      async () => {
+      () => {
         downloads++;
-        return bytes;
+        return Promise.resolve(bytes);
       },
       cudaDescriptor(handles),
     );

@@ -4,10 +4,10 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FrameSource, FrameSourceError, type Frame } from '../lib/index';
+import { FrameSource, type FrameSourceError, type Frame } from '../lib/index';
 import { fraction } from '../lib/sources';
 import { ROOT, sleep, tempDir, within } from './helpers';
 import { FRAMES, makeWebm } from './media';
@@ -229,7 +229,7 @@ describe('4. errors that were untyped, wrong or silent', () => {
   });
 
   it('an HTTP server that accepts and never answers is ERR_CONNECTION (after souphttpsrc gives up)', async () => {
-    const sockets: import('node:net').Socket[] = [];
+    const sockets: Socket[] = [];
     const server = createTcpServer((s) => sockets.push(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {

@@ -28,12 +28,12 @@ function startServer(args: string[]): Promise<{ child: ChildProcess; url: string
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = /serving (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
       if (m) resolve({ child, url: m[1]!, output: () => out });
     };
-    child.stderr!.on('data', onData);
-    child.stdout!.on('data', onData);
+    child.stderr.on('data', onData);
+    child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${out}`)));
   });
 }

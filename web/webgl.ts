@@ -81,7 +81,7 @@ export class WebGLFrameRenderer {
       depth: false,
       premultipliedAlpha: false,
       preserveDrawingBuffer: options.preserveDrawingBuffer ?? false,
-    }) as WebGL2RenderingContext | null;
+    });
     if (!gl) throw new Error('WebGL2 is not available in this browser or context');
     this.gl = gl;
     this.#program = link(gl, VERTEX, FRAGMENT);
@@ -130,7 +130,7 @@ export class WebGLFrameRenderer {
     let state = this.#textures[index];
     gl.activeTexture(gl.TEXTURE0 + index);
     if (!state) {
-      const texture = gl.createTexture()!;
+      const texture = gl.createTexture();
       gl.bindTexture(gl.TEXTURE_2D, texture);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
@@ -180,7 +180,7 @@ export class WebGLFrameRenderer {
 }
 
 function link(gl: WebGL2RenderingContext, vertex: string, fragment: string): WebGLProgram {
-  const program = gl.createProgram()!;
+  const program = gl.createProgram();
   for (const [type, text] of [
     [gl.VERTEX_SHADER, vertex],
     [gl.FRAGMENT_SHADER, fragment],

@@ -6,12 +6,13 @@ import { sharedTexture } from 'electron';
 window.addEventListener('DOMContentLoaded', () => {
   const canvas = document.querySelector('canvas')!;
   const ctx = canvas.getContext('2d')!;
-  sharedTexture.setSharedTextureReceiver(async ({ importedSharedTexture }) => {
+  sharedTexture.setSharedTextureReceiver(({ importedSharedTexture }) => {
     const videoFrame = importedSharedTexture.getVideoFrame();
     canvas.width = videoFrame.displayWidth;
     canvas.height = videoFrame.displayHeight;
     ctx.drawImage(videoFrame, 0, 0);
     videoFrame.close();
     importedSharedTexture.release();
+    return Promise.resolve();
   });
 });

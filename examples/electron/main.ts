@@ -50,7 +50,7 @@ async function createWindow(): Promise<void> {
   win.webContents.postMessage('frames-port', null, [port2]);
 }
 
-app.whenReady().then(() => {
+void app.whenReady().then(() => {
   serveApp();
   return createWindow();
 });

@@ -15,7 +15,7 @@ import { Stopper } from './stop';
 
 export function packageVersion(): string {
   try {
-    return JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
+    return (JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -24,7 +24,7 @@ export function packageVersion(): string {
 function describeSource(o: Record<string, unknown>): string {
   if (typeof o.pipeline === 'string') return o.pipeline;
   if (typeof o.uri === 'string') return o.uri;
-  if (o.camera !== undefined) return o.camera === true ? 'camera' : `camera ${o.camera}`;
+  if (o.camera !== undefined) return o.camera === true ? 'camera' : `camera ${typeof o.camera === 'string' ? o.camera : ''}`.trim();
   if (o.test !== undefined) return `test ${(o.test as { pattern?: string }).pattern ?? ''}`.trim();
   return 'default test source';
 }
@@ -63,7 +63,7 @@ async function run(opts: CliOptions): Promise<number> {
     ? null
     : setInterval(() => err.write(tty ? `\r\x1b[K${progress.line(n, false)}` : `${progress.line(n, false)}\n`), tty ? 250 : 1000);
 
-  let failure: unknown = null;
+  let failure: Error | null = null;
   try {
     for await (const frame of source) {
       if (frame.timestamp !== null) lag.add(performance.now(), frame.timestamp);
@@ -87,7 +87,7 @@ async function run(opts: CliOptions): Promise<number> {
       }
     }
   } catch (e) {
-    failure = e;
+    failure = e instanceof Error ? e : new Error(String(e));
     stopper.reason = 'error';
   } finally {
     if (timer) clearInterval(timer);

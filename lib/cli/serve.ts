@@ -88,7 +88,12 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     socket.on('message', (data) => {
       let ack: unknown;
       try {
-        ack = JSON.parse(String(data)).ack;
+        const text = Array.isArray(data)
+          ? Buffer.concat(data).toString()
+          : Buffer.isBuffer(data)
+            ? data.toString()
+            : Buffer.from(new Uint8Array(data)).toString();
+        ack = (JSON.parse(text) as { ack?: unknown }).ack;
       } catch {
         return;
       }
@@ -121,7 +126,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
 
   // A file or a non-live test source would run as fast as it decodes: show it at its own pace.
   let clock: number | null = null;
-  let failure: unknown = null;
+  let failure: Error | null = null;
   try {
     for await (const frame of source) {
       if (!DRAWABLE.has(frame.format)) {
@@ -152,7 +157,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
       }
     }
   } catch (e) {
-    failure = e;
+    failure = e instanceof Error ? e : new Error(String(e));
     stopper.reason = 'error';
   } finally {
     stopper.dispose();
