@@ -192,7 +192,7 @@ bool SourcePipeline::build(BuildError* err) {
     fifoFd_ = fdsrc ? open(opts_.fifoPath.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC) : -1;
     if (fifoFd_ < 0) {
       err->code = errno == ENOENT ? "ERR_FILE_NOT_FOUND" : "ERR_PIPELINE";
-      err->message = "cannot open " + opts_.fifoPath + ": " + (fdsrc ? std::strerror(errno) : "no fs-fd element");
+      err->message = "cannot open " + opts_.fifoPath + ": " + (fdsrc ? g_strerror(errno) : "no fs-fd element");
       return false;
     }
     g_object_set(fdsrc.get(), "fd", fifoFd_, nullptr);

@@ -167,7 +167,7 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   DmabufPoolState* st = stateOf(pool);
   int fd = allocateFd(st->allocator, st->size);
   if (fd < 0) {
-    GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, std::strerror(errno));
+    GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, g_strerror(errno));
     return GST_FLOW_ERROR;
   }
   // The memory owns the fd from here on: it is closed when the memory is freed.

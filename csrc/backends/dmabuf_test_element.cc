@@ -114,7 +114,7 @@ static void gst_fs_dmabuf_wrap_init(GstFsDmabufWrap* self) {
 namespace fs {
 
 void registerTestElements() {
-  const char* on = std::getenv("FRAME_SOURCE_TEST_ELEMENTS");
+  const char* on = g_getenv("FRAME_SOURCE_TEST_ELEMENTS");
   if (!on || std::strcmp(on, "1") != 0) return;
   gst_element_register(nullptr, "fsdmabufwrap", GST_RANK_NONE, gst_fs_dmabuf_wrap_get_type());
 }

@@ -17,6 +17,7 @@ namespace fs {
 class JsLink {
  public:
   explicit JsLink(Napi::ThreadSafeFunction tsfn) : tsfn_(std::move(tsfn)) {}
+  ~JsLink() = default;  // close() frees the wake handle; an env's teardown closes every link
   JsLink(const JsLink&) = delete;
   JsLink& operator=(const JsLink&) = delete;
 
