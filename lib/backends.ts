@@ -5,12 +5,14 @@ import type { NativeBinding } from '../types/binding';
 
 /** Where frames are handed over: CPU memory (SharedArrayBuffer slots) or a GPU-importable handle. */
 export const BACKEND_NAMES = ['cpu', 'dmabuf', 'cuda', 'iosurface'] as const;
+/** One of {@link BACKEND_NAMES}. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 /** A backend, or 'auto': the best this machine can deliver, 'cpu' last. */
 export type Backend = 'auto' | BackendName;
 
 /** How the dmabuf backend allocates frames that upstream makes in system memory. */
 export const DMABUF_ALLOCATORS = ['auto', 'dma-heap', 'udmabuf', 'memfd'] as const;
+/** One of {@link DMABUF_ALLOCATORS}. */
 export type DmabufAllocator = (typeof DMABUF_ALLOCATORS)[number];
 
 /** Pixel formats the dmabuf backend delivers (what Electron's sharedTexture imports). */
@@ -18,7 +20,9 @@ export const DMABUF_FORMATS = ['NV12', 'RGBA', 'BGRA'] as const;
 
 /** A GPU the cuda backend found (also when the backend is unavailable for another reason). */
 export interface CudaDevice {
+  /** The CUDA device ordinal (the `cudaDevice` option). */
   index: number;
+  /** The device's name, as the driver gives it. */
   name: string;
   /** Compute capability, e.g. '8.6'. */
   computeCapability: string;
@@ -31,7 +35,9 @@ export const CUDA_FORMATS = ['NV12', 'I420', 'RGBA', 'BGRA'] as const;
 
 /** What FrameSource.backends() says of one backend. */
 export interface BackendInfo {
+  /** The backend, as the `backend` option names it. */
   name: BackendName;
+  /** Whether frames can be had through it on this machine. */
   available: boolean;
   /** Why it is not available (absent when it is). */
   reason?: string;
@@ -43,9 +49,13 @@ export interface BackendInfo {
 
 /** One plane of a DMA-BUF frame: import `fd` at `offset` with `stride`; `size` is the plane's bytes (stride × rows). */
 export interface DmabufPlane {
+  /** The dma-buf file descriptor (owned by the frame: valid until release; dup() it to keep it). */
   fd: number;
+  /** Bytes from the start of the fd's memory to the plane's first row. */
   offset: number;
+  /** Bytes from one row to the next. */
   stride: number;
+  /** Bytes of the plane (stride × rows). */
   size: number;
 }
 
@@ -59,12 +69,15 @@ export interface DmabufDescriptor {
   modifier: string;
   /** False for the 'memfd' allocator: plain shared memory, mappable but not importable by a GPU. */
   importable: boolean;
+  /** One entry per plane (NV12: Y, then interleaved UV). */
   planes: readonly DmabufPlane[];
 }
 
 /** One plane of a CUDA frame: at `pointer + offset`, rows `stride` bytes apart (the pitch). */
 export interface CudaPlane {
+  /** Bytes from `pointer` to the plane's first row. */
   offset: number;
+  /** Bytes from one row to the next (the pitch). */
   stride: number;
 }
 
@@ -77,6 +90,7 @@ export interface CudaDescriptor {
   device: number;
   /** CUdeviceptr of the allocation's base (one allocation holds every plane). */
   pointer: bigint;
+  /** One entry per plane. */
   planes: readonly CudaPlane[];
   /**
    * cuIpcGetMemHandle of the allocation (64 bytes): another process opens it with cuIpcOpenMemHandle

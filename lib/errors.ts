@@ -52,6 +52,7 @@ export type PipelineErrorCode =
  * frame-source makes; use isFrameSourceError() to get the union that `switch (err.code)` narrows.
  */
 export class FrameSourceError<C extends ErrorCode = ErrorCode> extends Error {
+  /** What went wrong: one of the stable {@link ErrorCode}s (test this, not the message). */
   readonly code: C;
   constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -59,7 +60,10 @@ export class FrameSourceError<C extends ErrorCode = ErrorCode> extends Error {
     this.code = code;
   }
 
-  // Subclasses get the ordinary instanceof; the base class also claims the option errors.
+  /**
+   * `instanceof`: subclasses as usual; FrameSourceError itself also matches OptionTypeError and
+   * OptionRangeError, so one check catches every error frame-source makes.
+   */
   static [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     return this === FrameSourceError && (value instanceof OptionTypeError || value instanceof OptionRangeError);
@@ -102,10 +106,14 @@ export class OptionRangeError extends RangeError {
 
 /** A position (seek target, playback rate) outside what the source allows. */
 export class PositionRangeError extends RangeError {
+  /** Always 'ERR_OUT_OF_RANGE'. */
   readonly code = 'ERR_OUT_OF_RANGE' as const;
   constructor(
+    /** The argument or property ('position', 'rate', 'frames'). */
     readonly argument: string,
+    /** What was expected, in words. */
     readonly expected: string,
+    /** What was given. */
     readonly received: unknown,
   ) {
     super(`${argument} must be ${expected}; received ${describe(received)}`);

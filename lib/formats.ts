@@ -3,7 +3,7 @@ import { FrameSourceError } from './errors';
 import { colorSpaceFromColorimetry, type VideoColorSpaceInit } from '../web/colorimetry';
 import type { NativeFormatItem } from '../types/binding';
 
-export type { VideoColorSpaceInit } from '../web/colorimetry';
+export type { ColorPrimaries, MatrixCoefficients, TransferCharacteristics, VideoColorSpaceInit } from '../web/colorimetry';
 
 /** The pixel formats WebCodecs' VideoFrame takes (TypeScript's DOM `VideoPixelFormat`). */
 export type WebCodecsPixelFormat = 'RGBA' | 'BGRA' | 'RGBX' | 'BGRX' | 'I420' | 'I420A' | 'I422' | 'I444' | 'NV12';
@@ -50,7 +50,12 @@ export interface VideoFormat {
   /** Where frames are handed over ('cpu', 'dmabuf', ...). */
   backend: string;
   /** Backends preferred over it, and why each was not used. */
-  skippedBackends: ReadonlyArray<{ name: string; reason: string }>;
+  skippedBackends: ReadonlyArray<{
+    /** The backend's name. */
+    name: string;
+    /** Why it was not used here. */
+    reason: string;
+  }>;
   /**
    * How this format's first frame reached frame-source's memory (stats count every frame):
    * 'upstream': an element (`writer`) rendered it straight into a slot; 'decoder': a software

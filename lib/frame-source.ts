@@ -43,6 +43,7 @@ export interface FrameSourceStats extends NativeStats {
   reconnects: number;
   /** Frames of a GPU backend copied into CPU memory by frame.download(), and their bytes. */
   downloadedFrames: number;
+  /** Bytes those downloads copied. */
   bytesDownloaded: number;
 }
 
@@ -74,7 +75,12 @@ export interface FrameSourceEvents {
   /** The duration (µs, or null when unknown) became known or changed. */
   duration: [duration: number | null];
   /** A seek completed: the next frame (marked `discontinuity`) is at `position` µs (null: none came, end of stream). */
-  seek: [info: { position: number | null }];
+  seek: [
+    info: {
+      /** µs on the media's timeline of the first frame after the seek, or null when none came. */
+      position: number | null;
+    },
+  ];
 }
 
 /** Options of {@link FrameSource.seek}. */
@@ -538,6 +544,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return this.#rate;
   }
 
+  /** Sets the playback rate (see the getter); throws ERR_OUT_OF_RANGE for 0 or beyond ±64. */
   set rate(rate: number) {
     // Errors about the value throw here; a failure of the seek itself goes to 'error' listeners
     // only as a rejection of setRate(), which this setter ignores.

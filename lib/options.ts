@@ -162,7 +162,12 @@ export interface NormalizedOptions {
   /** The backend chosen on this machine. */
   backend: BackendName;
   /** Backends preferred over it, and why each was not used. */
-  skippedBackends: Array<{ name: BackendName; reason: string }>;
+  skippedBackends: Array<{
+    /** The backend's name. */
+    name: BackendName;
+    /** Why it was not used here. */
+    reason: string;
+  }>;
   /** The `dmabufAllocator` option. */
   dmabufAllocator: DmabufAllocator;
   /** The cuda backend's device index. */
@@ -171,6 +176,7 @@ export interface NormalizedOptions {
   sharedMemory: boolean;
   /** The `statsInterval` option in ms (0: no 'stats' events). */
   statsInterval: number;
+  /** The `closeTimeout` option in ms. */
   closeTimeout: number;
 }
 
@@ -193,6 +199,7 @@ export const DEFAULTS = {
   sharedMemory: 'auto' as const,
   /** No 'stats' events. */
   statsInterval: 0,
+  /** close() waits up to 5 s for the pipeline to stop. */
   closeTimeout: 5000,
 };
 
@@ -204,6 +211,7 @@ export const LIMITS = {
   maxQueued: { min: 1, max: 64 },
   /** Milliseconds between 'stats' events (up to one hour). */
   statsInterval: { min: 0, max: 3_600_000 },
+  /** Milliseconds close() waits before abandoning a pipeline that does not stop. */
   closeTimeout: { min: 100, max: 600_000 },
 };
 

@@ -6,24 +6,60 @@ import { FrameSourceError } from './errors';
 
 /** Electron's ColorSpace, restricted to what GStreamer's colorimetry names map to. */
 export interface SharedTextureColorSpace {
+  /** The YUV to RGB matrix ('rgb' for RGB formats). */
   matrix: 'rgb' | 'bt709' | 'smpte170m' | 'bt2020-ncl';
+  /** The colour primaries. */
   primaries: 'bt709' | 'smpte170m' | 'bt2020';
+  /** The transfer function. */
   transfer: 'bt709' | 'smpte170m' | 'srgb' | 'bt2020-10' | 'pq' | 'hlg';
+  /** 'limited' (16–235) or 'full' (0–255). */
   range: 'limited' | 'full';
 }
 
 /** Exactly the shape of Electron's `ImportSharedTextureInfo` for a Linux native pixmap. */
 export interface SharedTextureInfo {
+  /** The frame's pixel format, in Electron's names. */
   pixelFormat: 'nv12' | 'rgba' | 'bgra';
-  codedSize: { width: number; height: number };
-  visibleRect: { x: number; y: number; width: number; height: number };
+  /** The frame's full size. */
+  codedSize: {
+    /** Pixels. */
+    width: number;
+    /** Pixels. */
+    height: number;
+  };
+  /** The part of the frame to show: all of it. */
+  visibleRect: {
+    /** Pixels from the left. */
+    x: number;
+    /** Pixels from the top. */
+    y: number;
+    /** Pixels. */
+    width: number;
+    /** Pixels. */
+    height: number;
+  };
+  /** From the caps' colorimetry, when Electron has names for it. */
   colorSpace?: SharedTextureColorSpace;
   /** µs */
   timestamp?: number;
+  /** The DMA-BUF, as Electron imports it on Linux. */
   handle: {
+    /** The planes and their layout. */
     nativePixmap: {
-      planes: Array<{ fd: number; stride: number; offset: number; size: number }>;
+      /** One per plane: the fd (Electron dup()s it), its stride, offset and size in bytes. */
+      planes: Array<{
+        /** The dma-buf fd, valid while the frame is held. */
+        fd: number;
+        /** Bytes from one row to the next. */
+        stride: number;
+        /** Bytes from the start of the fd's memory to the plane. */
+        offset: number;
+        /** Bytes of the plane. */
+        size: number;
+      }>;
+      /** The DRM format modifier, a decimal string ('0': linear). */
       modifier: string;
+      /** false: frame-source cannot promise WebGPU's zero-copy import constraints. */
       supportsZeroCopyWebGpuImport: boolean;
     };
   };

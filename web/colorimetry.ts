@@ -4,15 +4,22 @@
 // agree on colour.
 
 /** WebCodecs names, limited to what TypeScript's DOM library accepts. */
+/** WebCodecs' VideoMatrixCoefficients names frame-source produces. */
 export type MatrixCoefficients = 'rgb' | 'bt709' | 'bt470bg' | 'smpte170m';
+/** WebCodecs' VideoColorPrimaries names frame-source produces. */
 export type ColorPrimaries = 'bt709' | 'bt470bg' | 'smpte170m';
+/** WebCodecs' VideoTransferCharacteristics names frame-source produces. */
 export type TransferCharacteristics = 'bt709' | 'smpte170m' | 'iec61966-2-1';
 
 /** WebCodecs' VideoColorSpaceInit: a field is left out when WebCodecs has no name for it. */
 export interface VideoColorSpaceInit {
+  /** The YUV to RGB matrix. */
   matrix?: MatrixCoefficients;
+  /** The colour primaries. */
   primaries?: ColorPrimaries;
+  /** The transfer function. */
   transfer?: TransferCharacteristics;
+  /** true: 0–255; false: 16–235 (limited, "TV" range). */
   fullRange?: boolean;
 }
 
