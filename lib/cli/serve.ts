@@ -78,15 +78,17 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
       res.writeHead(404).end();
     }
   });
-  // A page's seek request: the answer goes back to that page only, as { seeked } or { seekError }
-  // with the error's code (ERR_NOT_SEEKABLE for a live source, ERR_SEEK_SUPERSEDED when another
-  // page's seek came later, ...). The page sends its next request only after this answer.
+  // Set from a seek's landing until its target frame (marked discontinuity) comes: the frame loop
+  // below drops what it read before, so no page sees a stale frame after the answer.
   let afterSeek = false;
   let landedAt: number | null = null;
   source.on('seek', ({ position }) => {
     afterSeek = true;
     landedAt = position;
   });
+  // A page's seek request: the answer goes back to that page only, as { seeked } or { seekError }
+  // with the error's code (ERR_NOT_SEEKABLE for a live source, ERR_SEEK_SUPERSEDED when another
+  // page's seek came later, ...). The page sends its next request only after this answer.
   const seekFor = (page: Page, position: unknown, accurate: boolean): void => {
     const reply = (msg: object) => {
       if (page.socket.readyState === page.socket.OPEN) page.socket.send(JSON.stringify(msg));
