@@ -2,12 +2,13 @@
 // and the page's pixels are read back; a client that stops reading must cost the server frames,
 // not memory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { FrameSource } from '../lib/index';
 import { launchChromium, type LaunchedBrowser } from './browser';
-import { ROOT, sleep } from './helpers';
+import { ROOT, sleep, tempDir } from './helpers';
+import { COUNTER_FRAMES, FPS, frameTime, makeCounterMp4 } from './playback-media';
 
 const CLI = path.join(ROOT, 'dist', 'cli.cjs');
 const children = new Set<ChildProcess>();
@@ -63,7 +64,7 @@ it('the page shows the source live, with matching pixels, fps and latency', asyn
   await ref.close();
 
   const { url } = await startServer(['--duration', '30', ...BARS('I420').split(' ')]);
-  chromium = await launchChromium();
+  chromium ??= await launchChromium();
   const page = await chromium.browser.newPage();
   await page.goto(url);
   await page.waitForFunction('window.frameSourcePage && window.frameSourcePage.frames >= 20', { timeout: 20000 });
@@ -121,4 +122,112 @@ it('a page that stops reading costs frames, not server memory', async () => {
   const stalledPage = after.stats.pages.find((p) => p.waiting && p.sent === 1);
   expect(stalledPage).toBeDefined();
   expect(stalledPage!.skipped).toBeGreaterThan(60);
+}, 60000);
+
+// The counter file's frame n is a flat grey of luma 16 + 3n; the page draws it as limited-range
+// video, so the canvas shows 255/219 of that above black.
+const FRAME_US = 1_000_000 / FPS;
+const counterOfRed = (red: number): number => Math.round(((red * 219) / 255) / 3);
+/**
+ * Records each frame the page draws, in the same task that drew it (the page's WebSocket handler
+ * is wrapped before the page loads): its counter, read from the canvas, its position and how many
+ * seeks the page had had answered by then. A sampler that polled could pair a frame drawn before
+ * an answer with the answer.
+ */
+const SAMPLER = `(() => {
+  window.samples = [];
+  const copy = document.createElement('canvas');
+  const sample = () => {
+    const view = document.getElementById('view');
+    copy.width = view.width; copy.height = view.height;
+    const ctx = copy.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(view, 0, 0);
+    const red = ctx.getImageData(view.width >> 1, view.height >> 1, 1, 1).data[0];
+    const shown = window.frameSourcePage;
+    window.samples.push({ frames: shown.frames, seeks: shown.seeks, position: shown.position, red });
+  };
+  window.WebSocket = class extends WebSocket {
+    get onmessage() { return super.onmessage; }
+    set onmessage(handler) {
+      super.onmessage = (event) => {
+        handler(event);
+        if (typeof event.data !== 'string') sample();
+      };
+    }
+  };
+})()`;
+
+type Sample = { frames: number; seeks: number; position: number; red: number };
+
+it('a file gets a scrubber with its duration; dragging and releasing it seeks what the page shows', async () => {
+  const dir = tempDir('frame-source-serve-');
+  try {
+    const file = makeCounterMp4(dir);
+    const { url } = await startServer([file, '--format', 'I420', '--loop', '--duration', '60']);
+    chromium ??= await launchChromium();
+    const page = await chromium.browser.newPage();
+    await page.evaluateOnNewDocument(SAMPLER);
+    await page.goto(url);
+    await page.waitForFunction('window.frameSourcePage && window.frameSourcePage.frames >= 3', { timeout: 20000 });
+    expect(await page.evaluate(`document.getElementById('seekbar').hidden`)).toBe(false);
+    const max = Number(await page.evaluate(`document.getElementById('scrub').max`));
+    expect(Math.abs(max - frameTime(COUNTER_FRAMES))).toBeLessThan(FRAME_US);
+    expect(await page.$eval('#time', (e) => e.textContent)).toMatch(/^0:0[01]\.\d\d \/ 0:02\.0\d$/);
+
+    // Moves the scrubber as a user would: 'input' while dragging, 'change' on release.
+    const move = (us: number, events: string[]) =>
+      page.evaluate(`(() => {
+        const scrub = document.getElementById('scrub');
+        scrub.value = '${us}';
+        for (const type of ${JSON.stringify(events)}) scrub.dispatchEvent(new Event(type));
+      })()`);
+    /** The first frame drawn after the page's `seeks`-th seek was answered. */
+    const firstAfter = async (seeks: number): Promise<Sample> => {
+      await page.waitForFunction(`window.samples.some((s) => s.seeks >= ${seeks})`, { timeout: 15000 });
+      const samples = (await page.evaluate('window.samples')) as Sample[];
+      return samples.find((s) => s.seeks >= seeks)!;
+    };
+    const mid = (n: number) => Math.round(frameTime(n) + FRAME_US / 2);
+
+    // Dragging: a keyframe seek, to the keyframe at or before frame 25 (keyframes every 10).
+    await move(mid(25), ['input']);
+    expect(await page.$eval('#time', (e) => e.textContent)).toBe('0:00.85 / 0:02.00');
+    const dragged = await firstAfter(1);
+    const seekedTo = (await page.evaluate('window.frameSourcePage.seekedTo')) as number;
+    expect(Math.abs(seekedTo - frameTime(20))).toBeLessThan(FRAME_US / 2);
+    // The target may be skipped for the page (it was still drawing the frame before): allow two.
+    expect(counterOfRed(dragged.red)).toBeGreaterThanOrEqual(20);
+    expect(counterOfRed(dragged.red)).toBeLessThanOrEqual(22);
+    expect(Math.round(dragged.position / FRAME_US)).toBe(counterOfRed(dragged.red));
+
+    // Dragging on to frame 45 and releasing there: a keyframe seek (frame 40), answered before the
+    // page sends the accurate one it queued meanwhile; the third answer is that one's, to frame 45.
+    await move(mid(45), ['input', 'change']);
+    const released = await firstAfter(3);
+    expect(counterOfRed(released.red)).toBeGreaterThanOrEqual(45);
+    expect(counterOfRed(released.red)).toBeLessThanOrEqual(47);
+    expect(Math.floor(released.position / FRAME_US)).toBe(counterOfRed(released.red));
+    expect(await page.$eval('#state', (e) => e.textContent)).toBe('live');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 90000);
+
+it('a live source gets no scrubber, and a seek asked anyway comes back as ERR_NOT_SEEKABLE', async () => {
+  const { url } = await startServer(['--test', '--live', '--format', 'I420', '--duration', '30']);
+  chromium ??= await launchChromium();
+  const page = await chromium.browser.newPage();
+  await page.goto(url);
+  await page.waitForFunction('window.frameSourcePage && window.frameSourcePage.frames >= 3', { timeout: 20000 });
+  expect(await page.evaluate(`document.getElementById('seekbar').hidden`)).toBe(true);
+  expect(await page.evaluate('window.frameSourcePage.duration')).toBeNull();
+  await page.evaluate(`(() => {
+    const scrub = document.getElementById('scrub');
+    scrub.max = '10000000'; scrub.value = '5000000';
+    scrub.dispatchEvent(new Event('change'));
+  })()`);
+  await page.waitForFunction('window.frameSourcePage.seekError !== null', { timeout: 10000 });
+  expect(await page.evaluate('window.frameSourcePage.seekError')).toBe('ERR_NOT_SEEKABLE');
+  expect(await page.$eval('#state', (e) => e.textContent)).toMatch(/^seek failed: ERR_NOT_SEEKABLE/);
+  expect(await page.evaluate(`document.getElementById('seekbar').hidden`)).toBe(true);
 }, 60000);

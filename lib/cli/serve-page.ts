@@ -1,5 +1,7 @@
 // The page `frame-source --serve` shows: a canvas drawn by frame-source/web, fed over a WebSocket.
 // It acknowledges each frame once drawn; the server sends the next only then (see ./serve.ts).
+// For a source with a duration it shows a scrubber: dragging asks for keyframe seeks, releasing
+// for an accurate one, one request at a time (the latest wish waits for the answer to the last).
 
 export const PAGE = `<!doctype html>
 <html lang="en">
@@ -12,6 +14,7 @@ export const PAGE = `<!doctype html>
   header b { color: #fff; font-weight: 600; }
   canvas { display: block; max-width: 100vw; max-height: calc(100vh - 40px); margin: 0 auto; }
   #state.bad { color: #f77; }
+  #scrub { width: min(40vw, 360px); vertical-align: middle; }
 </style>
 <header>
   <span id="state">connecting</span>
@@ -19,6 +22,7 @@ export const PAGE = `<!doctype html>
   <span>latency <b id="latency">-</b> ms</span>
   <span>skipped <b id="skipped">0</b></span>
   <span id="format"></span>
+  <span id="seekbar" hidden><input id="scrub" type="range" min="0" max="0" step="1" value="0"> <b id="time"></b></span>
 </header>
 <canvas id="view" width="640" height="360"></canvas>
 <script type="module">
@@ -37,12 +41,65 @@ try {
 }
 
 // What the page has shown, for people and for tests.
-const shown = { frames: 0, sequence: -1, latencyMs: null, fps: null, format: null };
+const shown = { frames: 0, sequence: -1, latencyMs: null, fps: null, format: null, position: null, duration: null, seeks: 0, seekedTo: null, seekError: null };
 window.frameSourcePage = shown;
 const arrivals = [];
 
+const bar = document.getElementById('seekbar');
+const scrub = document.getElementById('scrub');
+const clock = (us) => {
+  const s = Number(us) / 1e6;
+  return Math.floor(s / 60) + ':' + (s % 60).toFixed(2).padStart(5, '0');
+};
+let ws;
+let dragging = false;
+let seeking = false;
+let wanted = null;
+let unseekable = false;
+function seekTo(accurate) {
+  // The server takes positions below the duration.
+  wanted = { seek: Math.min(Number(scrub.value), Number(scrub.max) - 1), accurate };
+  text('time', clock(scrub.value) + ' / ' + clock(scrub.max));
+  if (!seeking) sendWanted();
+}
+function sendWanted() {
+  if (wanted === null || ws.readyState !== WebSocket.OPEN) return;
+  ws.send(JSON.stringify(wanted));
+  wanted = null;
+  seeking = true;
+}
+scrub.addEventListener('input', () => {
+  dragging = true;
+  seekTo(false);
+});
+scrub.addEventListener('change', () => {
+  dragging = false;
+  seekTo(true);
+});
+function onSeekAnswer(msg) {
+  seeking = false;
+  if (msg.seekError) {
+    const { code, message } = msg.seekError;
+    // Another page's later seek won: nothing went wrong here.
+    if (code !== 'ERR_SEEK_SUPERSEDED') {
+      shown.seekError = code;
+      const el = document.getElementById('state');
+      el.textContent = 'seek failed: ' + code + ' (' + message + ')';
+      el.className = 'bad';
+      if (code === 'ERR_NOT_SEEKABLE') {
+        unseekable = true;
+        bar.hidden = true;
+      }
+    }
+  } else {
+    shown.seeks++;
+    shown.seekedTo = msg.seeked;
+  }
+  sendWanted();
+}
+
 function connect() {
-  const ws = new WebSocket(new URL('frames', location.href.replace(/^http/, 'ws')));
+  ws = new WebSocket(new URL('frames', location.href.replace(/^http/, 'ws')));
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => text('state', 'live');
   ws.onclose = () => {
@@ -54,6 +111,7 @@ function connect() {
     if (typeof event.data === 'string') {
       const msg = JSON.parse(event.data);
       if (msg.end) text('state', 'ended: ' + msg.end);
+      if ('seeked' in msg || msg.seekError) onSeekAnswer(msg);
       return;
     }
     const view = new DataView(event.data);
@@ -74,6 +132,17 @@ function connect() {
     text('latency', header.latencyMs === null ? '-' : header.latencyMs.toFixed(1));
     text('skipped', String(header.skipped));
     text('format', shown.format + (header.init.colorSpace?.matrix ? ' ' + header.init.colorSpace.matrix : ''));
+    shown.position = header.position;
+    shown.duration = header.duration;
+    bar.hidden = unseekable || !(header.duration > 0);
+    if (!bar.hidden) {
+      scrub.max = String(header.duration);
+      // While the user holds the scrubber or a seek is on its way, it shows their choice.
+      if (!dragging && !seeking && wanted === null) {
+        scrub.value = String(header.position ?? 0);
+        text('time', clock(header.position ?? 0) + ' / ' + clock(header.duration));
+      }
+    }
   };
 }
 connect();

@@ -1,7 +1,8 @@
 // `frame-source --serve`: an HTTP page that shows the source live. Frames go over a WebSocket,
 // one in flight per page: the next is sent only after the page says it drew the last one, and
 // frames that arrive meanwhile are skipped for that page. A slow or stalled page costs frames,
-// never memory. Uses frame-source's public API only, as an application would.
+// never memory. For a source with a duration (a file) each frame's header carries position and
+// duration, and a page may ask to seek. Uses frame-source's public API only, as an application would.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,12 +28,13 @@ interface Page {
 }
 
 // [u32 LE header length][header JSON][frame bytes]: one message, one frame.
-function encode(frame: Frame, page: Page): Buffer {
-  const init =
-    DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
-      ? frame.toVideoFrameInit()
-      : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
-  const header = Buffer.from(JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped }));
+function encode(frame: Frame, page: Page, position: number | null, duration: number | null): Buffer {
+  const init = DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
+    ? frame.toVideoFrameInit()
+    : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
+  const header = Buffer.from(
+    JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped, position, duration }),
+  );
   const out = Buffer.allocUnsafe(4 + header.length + frame.data.byteLength);
   out.writeUInt32LE(header.length, 0);
   header.copy(out, 4);
@@ -76,6 +78,26 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
       res.writeHead(404).end();
     }
   });
+  // Set from a seek's landing until its target frame (marked discontinuity) comes: the frame loop
+  // below drops what it read before, so no page sees a stale frame after the answer.
+  let afterSeek = false;
+  let landedAt: number | null = null;
+  source.on('seek', ({ position }) => {
+    afterSeek = true;
+    landedAt = position;
+  });
+  // A page's seek request: the answer goes back to that page only, as { seeked } or { seekError }
+  // with the error's code (ERR_NOT_SEEKABLE for a live source, ERR_SEEK_SUPERSEDED when another
+  // page's seek came later, ...). The page sends its next request only after this answer.
+  const seekFor = (page: Page, position: unknown, accurate: boolean): void => {
+    const reply = (msg: object) => {
+      if (page.socket.readyState === page.socket.OPEN) page.socket.send(JSON.stringify(msg));
+    };
+    source.seek(position as number, { accurate }).then(
+      () => reply({ seeked: landedAt }),
+      (e: Error & { code?: string }) => reply({ seekError: { code: e.code ?? 'ERR_SEEK', message: e.message } }),
+    );
+  };
   const wss = new WebSocketServer({ server: http, path: '/frames', maxPayload: 4096 });
   wss.on('connection', (socket) => {
     if (pages.size >= MAX_PAGES) {
@@ -86,18 +108,23 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     pages.add(page);
     pagesServed++;
     socket.on('message', (data) => {
-      let ack: unknown;
+      let msg: { ack?: unknown; seek?: unknown; accurate?: unknown };
       try {
         const text = Array.isArray(data)
           ? Buffer.concat(data).toString()
           : Buffer.isBuffer(data)
             ? data.toString()
             : Buffer.from(new Uint8Array(data)).toString();
-        ack = (JSON.parse(text) as { ack?: unknown }).ack;
+        msg = JSON.parse(text) as typeof msg;
       } catch {
         return;
       }
-      if (ack === page.inFlight) {
+      if (msg === null || typeof msg !== 'object') return;
+      if (msg.seek !== undefined) {
+        seekFor(page, msg.seek, msg.accurate === true);
+        return;
+      }
+      if (msg.ack === page.inFlight) {
         page.latencyMs = performance.now() - page.sentAt;
         page.inFlight = null;
       }
@@ -134,10 +161,17 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
           `--serve draws RGBA, BGRA, RGBX, BGRX, I420, NV12 and GRAY8, not ${frame.videoFormat.gstFormat}: add --format RGBA`,
         );
       }
+      // After a seek, frames read before it are not shown, and the pace starts again from the target.
+      if (afterSeek) {
+        if (!frame.discontinuity) continue;
+        afterSeek = false;
+        clock = null;
+      }
       if (!source.stats.live && frame.timestamp !== null) {
         clock ??= performance.now() - frame.timestamp / 1000;
         const wait = clock + frame.timestamp / 1000 - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        if (afterSeek) continue;
       }
       delivered++;
       for (const page of pages) {
@@ -149,7 +183,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
         page.inFlight = frame.sequence;
         page.sentAt = performance.now();
         page.sent++;
-        page.socket.send(encode(frame, page));
+        page.socket.send(encode(frame, page, source.position, source.duration));
       }
       if (delivered >= opts.frames) {
         stopper.reason = 'frames';
