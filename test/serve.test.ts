@@ -127,7 +127,7 @@ it('a page that stops reading costs frames, not server memory', async () => {
 // The counter file's frame n is a flat grey of luma 16 + 3n; the page draws it as limited-range
 // video, so the canvas shows 255/219 of that above black.
 const FRAME_US = 1_000_000 / FPS;
-const counterOfRed = (red: number): number => Math.round(((red * 219) / 255) / 3);
+const counterOfRed = (red: number): number => Math.round((red * 219) / 255 / 3);
 /**
  * Records each frame the page draws, in the same task that drew it (the page's WebSocket handler
  * is wrapped before the page loads): its counter, read from the canvas, its position and how many
