@@ -768,6 +768,11 @@ GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpoint
     self->flushing_ = true;
     self->setPoolsFlushing(true);
     self->ring_->wakeWaiters();
+    {
+      // A decoder thread waiting in push() for the consumer to take a frame.
+      std::lock_guard<std::mutex> lk(self->queueMu_);
+      self->roomCv_.notify_all();
+    }
     if (std::shared_ptr<InFlight> f = self->inFlight_) {
       std::lock_guard<std::mutex> lk(f->mu);
       f->cv.notify_all();
@@ -926,8 +931,9 @@ void SourcePipeline::push(Item&& item) {
       // leaves room for its references: without this, a consumer that stops reading would let it
       // fill the whole ring with undelivered frames. Wait (streaming thread) for JS to take one.
       if (!dropping() && item.buffer && isDecoderSlotPool(item.buffer->pool) && slotPoolGrows(item.buffer->pool)) {
-        roomCv_.wait(lk, [this] { return queuedFrames_ < opts_.ringSize || stopping_.load(); });
-        if (stopping_) return;
+        // A seek's flush ends the wait too: the frame is stale, and the flush needs this thread back.
+        roomCv_.wait(lk, [this] { return queuedFrames_ < opts_.ringSize || stopping_.load() || flushing_.load(); });
+        if (stopping_ || flushing_) return;
       }
       if (dropping()) {
         size_t keep = std::max<uint32_t>(opts_.maxQueued, 1);
