@@ -821,6 +821,10 @@ void SourcePipeline::setPoolsFlushing(bool flushing) {
     }
   }
   for (auto& p : pools) {
+    // Not a decoder's growing pool: avdec takes a flushing pool's refusal for an allocation error
+    // and fails the pipeline. It never waits on that pool's max (it has none), and the ring leaves
+    // room for its references, so a seek does not need to interrupt it.
+    if (isDecoderSlotPool(p.get()) && slotPoolGrows(p.get())) continue;
     if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), flushing ? TRUE : FALSE);
   }
 }
