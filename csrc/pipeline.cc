@@ -1257,7 +1257,9 @@ bool SourcePipeline::stopNow(std::chrono::milliseconds wait) {
   }
   if (start) stop(nullptr);
   std::unique_lock<std::mutex> lk(threadsMu_);
-  if (threadsCv_.wait_for(lk, wait, [this] { return tornDown_; })) return true;
+  // A system_clock deadline: libstdc++ waits for steady_clock ones with pthread_cond_clockwait,
+  // which needs glibc 2.30, newer than the prebuilds support.
+  if (threadsCv_.wait_until(lk, std::chrono::system_clock::now() + wait, [this] { return tornDown_; })) return true;
   abandoned_ = true;
   return false;
 }

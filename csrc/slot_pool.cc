@@ -81,8 +81,9 @@ GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, Gst
     r = parent(pool, buffer, &once);  // an idle buffer, or alloc_buffer; EOS when the ring is full
     if (r != GST_FLOW_EOS || !mayWait) break;
     std::unique_lock<std::mutex> lk(st->mu);
-    st->cv.wait_for(lk, std::chrono::milliseconds(10),
-                    [&] { return st->returned.load() != seen || st->flushing.load(); });
+    // system_clock: a steady_clock wait needs glibc 2.30 (pthread_cond_clockwait), see pipeline.cc.
+    st->cv.wait_until(lk, std::chrono::system_clock::now() + std::chrono::milliseconds(10),
+                      [&] { return st->returned.load() != seen || st->flushing.load(); });
     if (st->flushing || st->ring->cancelled()) {
       r = GST_FLOW_FLUSHING;
       break;

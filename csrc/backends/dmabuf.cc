@@ -13,6 +13,8 @@
 
 #include <cstring>
 
+#include "util/old_glibc.h"
+
 namespace {
 
 enum Allocator { kAuto = 0, kDmaHeap = 1, kUdmabuf = 2, kMemfd = 3, kNone = -1 };
@@ -39,7 +41,7 @@ int resolveAllocator(int requested) {
 }
 
 int memfdOfSize(size_t size, unsigned extraFlags) {
-  int fd = memfd_create("frame-source", MFD_CLOEXEC | extraFlags);
+  int fd = fs::memfdCreate("frame-source", MFD_CLOEXEC | extraFlags);
   if (fd < 0) return -1;
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
     close(fd);
@@ -68,7 +70,7 @@ int allocateFd(int allocator, size_t size) {
     if (memfd < 0) return -1;
     int dev = open(kUdmabufPath, O_RDWR | O_CLOEXEC);
     int fd = -1;
-    if (dev >= 0 && fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) == 0) {
+    if (dev >= 0 && fs::fcntlInt(memfd, F_ADD_SEALS, F_SEAL_SHRINK) == 0) {
       udmabuf_create create{};
       create.memfd = static_cast<uint32_t>(memfd);
       create.flags = UDMABUF_FLAGS_CLOEXEC;

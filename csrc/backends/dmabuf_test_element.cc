@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "util/old_glibc.h"
+
 struct GstFsDmabufWrap {
   GstBaseTransform parent;
   GstVideoInfo info;
@@ -56,7 +58,7 @@ gboolean setCaps(GstBaseTransform* t, GstCaps* in, GstCaps*) { return gst_video_
 GstFlowReturn prepareOutput(GstBaseTransform* t, GstBuffer* in, GstBuffer** out) {
   GstFsDmabufWrap* w = self(t);
   gsize size = GST_VIDEO_INFO_SIZE(&w->info);
-  int fd = memfd_create("fsdmabufwrap", MFD_CLOEXEC);
+  int fd = fs::memfdCreate("fsdmabufwrap", MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
     if (fd >= 0) close(fd);
     return GST_FLOW_ERROR;
