@@ -81,25 +81,28 @@ function compare(a: number[], b: number[]): number {
   return 0;
 }
 
-withDebian('packs stripped linux-x64 and linux-arm64 addons that need at most glibc 2.28 (RHEL 8) and GLIBCXX_3.4.28, and no build/', () => {
-  expect(existsSync(path.join(pkg, 'build'))).toBe(false);
-  expect(readdirSync(path.join(pkg, 'prebuilds')).sort()).toEqual(['README.md', 'linux-arm64', 'linux-x64']);
-  for (const [target, machine] of [
-    ['linux-x64', 'Advanced Micro Devices X86-64'],
-    ['linux-arm64', 'AArch64'],
-  ]) {
-    const file = path.join(pkg, 'prebuilds', target!, ADDON);
-    const header = execFileSync('readelf', ['-h', '-S', file], { encoding: 'utf8' });
-    expect(header).toContain(machine!);
-    expect(header).not.toContain('.symtab'); // stripped
-    const versions = symbolVersions(file);
-    expect(versions.length).toBeGreaterThan(0);
-    expect(compare(newest(versions, 'GLIBC'), [2, 28])).toBeLessThanOrEqual(0);
-    expect(compare(newest(versions, 'GLIBCXX'), [3, 4, 28])).toBeLessThanOrEqual(0);
-    // Loaded at run time (GStreamer 1.18+), never linked: the addon must load on 1.16.
-    expect(execFileSync('readelf', ['-W', '--dyn-syms', file], { encoding: 'utf8' })).not.toContain('gst_tracing_get_active_tracers');
-  }
-});
+withDebian(
+  'packs stripped linux-x64 and linux-arm64 addons that need at most glibc 2.28 (RHEL 8) and GLIBCXX_3.4.28, and no build/',
+  () => {
+    expect(existsSync(path.join(pkg, 'build'))).toBe(false);
+    expect(readdirSync(path.join(pkg, 'prebuilds')).sort()).toEqual(['README.md', 'linux-arm64', 'linux-x64']);
+    for (const [target, machine] of [
+      ['linux-x64', 'Advanced Micro Devices X86-64'],
+      ['linux-arm64', 'AArch64'],
+    ]) {
+      const file = path.join(pkg, 'prebuilds', target!, ADDON);
+      const header = execFileSync('readelf', ['-h', '-S', file], { encoding: 'utf8' });
+      expect(header).toContain(machine!);
+      expect(header).not.toContain('.symtab'); // stripped
+      const versions = symbolVersions(file);
+      expect(versions.length).toBeGreaterThan(0);
+      expect(compare(newest(versions, 'GLIBC'), [2, 28])).toBeLessThanOrEqual(0);
+      expect(compare(newest(versions, 'GLIBCXX'), [3, 4, 28])).toBeLessThanOrEqual(0);
+      // Loaded at run time (GStreamer 1.18+), never linked: the addon must load on 1.16.
+      expect(execFileSync('readelf', ['-W', '--dyn-syms', file], { encoding: 'utf8' })).not.toContain('gst_tracing_get_active_tracers');
+    }
+  },
+);
 
 /** Every GStreamer function the addon imports, with the release that added it (GStreamer's own .gir). */
 function gstreamerSince(file: string): Record<string, string> {
