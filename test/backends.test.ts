@@ -21,6 +21,12 @@ if (!['memfd', 'dma-heap', 'udmabuf'].includes(ALLOCATOR))
 const DMABUF = { backend: 'dmabuf', dmabufAllocator: ALLOCATOR } as const;
 const IMPORTABLE = ALLOCATOR !== 'memfd';
 
+/** Resident memory outside V8's heap: native allocations (GStreamer, the addon, fds' pages). */
+function nativeRss(): number {
+  const m = process.memoryUsage();
+  return m.rss - m.heapTotal;
+}
+
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
@@ -238,7 +244,7 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     await source.close();
   });
 
-  it('100,000 frames at a flat fd count and RSS', async () => {
+  it('100,000 frames at a flat fd count and flat native memory (RSS outside the JS heap)', async () => {
     const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=32,height=24', ...DMABUF });
     let n = 0;
     let fds = 0;
@@ -247,12 +253,13 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
       if (frame.dmabuf!.planes[0]!.fd < 0) throw new Error('no fd');
       if (++n === 20000) {
         fds = openFds();
-        rss = process.memoryUsage().rss;
+        rss = nativeRss();
       }
     }
     expect(n).toBe(100000);
     expect(openFds()).toBeLessThanOrEqual(fds);
-    expect(process.memoryUsage().rss - rss).toBeLessThan(32 * 1024 * 1024);
+    // The JS heap holds 100,000 collectable Frame objects until V8 gets round to them: not a leak.
+    expect(nativeRss() - rss).toBeLessThan(32 * 1024 * 1024);
   }, 120000);
 });
 
