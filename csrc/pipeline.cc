@@ -1217,7 +1217,10 @@ void SourcePipeline::flushPools() {
     }
   }
   // Wakes upstream threads blocked waiting for a free buffer (the consumer may hold every frame).
+  // A decoder's growing pool is left alone: its waits end on the ring's cancel, and it must not
+  // refuse a decoder that is draining (see slotPoolAcquireBuffer).
   for (auto& p : pools) {
+    if (isDecoderSlotPool(p.get()) && slotPoolGrows(p.get())) continue;
     if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), TRUE);
   }
 }

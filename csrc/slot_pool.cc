@@ -37,6 +37,14 @@ namespace {
 
 PoolState* stateOf(GstBufferPool* pool) { return reinterpret_cast<GstSlotPool*>(pool)->state; }
 
+// The plane layout upstream configured, on a buffer it is about to write.
+void addVideoMeta(PoolState* st, GstBuffer* buf) {
+  if (!st->addMeta) return;
+  GstVideoInfo* vi = &st->info;
+  gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(vi), GST_VIDEO_INFO_WIDTH(vi),
+                                 GST_VIDEO_INFO_HEIGHT(vi), GST_VIDEO_INFO_N_PLANES(vi), vi->offset, vi->stride);
+}
+
 const gchar** slotPoolGetOptions(GstBufferPool*) {
   static const gchar* options[] = {GST_BUFFER_POOL_OPTION_VIDEO_META, nullptr};
   return options;
@@ -90,6 +98,17 @@ GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, Gst
     }
   }
   st->waiting--;
+  if (r == GST_FLOW_FLUSHING && st->ring->cancelled()) {
+    // The source is closing. avdec (1.22) dereferences a null frame when a buffer is refused while
+    // it drains at end of stream, and its drain may run while we tear down: hand it plain memory
+    // instead. The frame written there is dropped at our sink, and the buffer is freed on release.
+    GstBuffer* buf = gst_buffer_new_allocate(nullptr, st->size, nullptr);
+    if (buf == nullptr) return GST_FLOW_FLUSHING;
+    addVideoMeta(st, buf);
+    GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_TAG_MEMORY);
+    *buffer = buf;
+    r = GST_FLOW_OK;
+  }
   return r;
 }
 
@@ -102,11 +121,7 @@ GstFlowReturn slotPoolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBu
   if (id < 0) return st->options.grow && !st->flushing && !st->ring->cancelled() ? GST_FLOW_EOS : GST_FLOW_FLUSHING;
   GstBuffer* buf = gst_buffer_new();
   gst_buffer_append_memory(buf, st->ring->wrap(id, st->size));
-  if (st->addMeta) {
-    GstVideoInfo* vi = &st->info;
-    gst_buffer_add_video_meta_full(buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(vi), GST_VIDEO_INFO_WIDTH(vi),
-                                   GST_VIDEO_INFO_HEIGHT(vi), GST_VIDEO_INFO_N_PLANES(vi), vi->offset, vi->stride);
-  }
+  addVideoMeta(st, buf);
   *buffer = buf;
   return GST_FLOW_OK;
 }

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { FrameSource, type FrameSourceError, type Frame } from '../lib/index';
 import { fraction } from '../lib/sources';
 import { ROOT, sleep, tempDir, within } from './helpers';
-import { FRAMES, makeWebm } from './media';
+import { FRAMES, makeEncoded, makeWebm } from './media';
 import { killChildren, runNode } from './run-node';
 
 const DIST = path.join(ROOT, 'dist', 'index.cjs');
@@ -339,4 +339,21 @@ describe('5. found by reading the native code', () => {
       ['eos', 5],
     ]);
   });
+});
+
+describe('6. found by stress', () => {
+  it('close() while avdec drains at end of stream into a full ring: no crash (4 short files, 3 rounds)', async () => {
+    // 5 to 8 frames with B-frames: the stream ends while the decoder still holds pictures, and with
+    // ringSize 2 and every frame held it waits for a slot in that drain.
+    const files = [5, 6, 7, 8].map((n) => makeEncoded(dir, `drain-${n}.mp4`, '320x240', 'libx264', ['-bf', '3'], n));
+    const list = [...files, ...files, ...files].join(',');
+    const run = await child('closeWhileDraining', list);
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    const r = run.reports[0];
+    expect(r.closed).toBe(12);
+    // The frames came through avdec's growing pool (the path that crashed), and the ring stalled.
+    for (const n of r.decoderFrames) expect(n).toBeGreaterThan(0);
+    for (const n of r.held) expect(n).toBeLessThan(5);
+  }, 60000);
 });
