@@ -2,12 +2,31 @@
 #include "frame_source.h"
 
 #include <chrono>
+#include <string>
 
 namespace fs {
 
 namespace {
 
 enum ItemType { kFrame = 0, kFormat = 1, kEos = 2, kError = 3, kWarning = 4, kLive = 5, kSeek = 6, kDuration = 7 };
+// What _next() returns as a plain number: a frame written into the record, or slot work for JS
+// (a slot request or retired slots) to do before anything else.
+constexpr double kSlotWork = -1;
+// The record's fields, in order (lib/frame-source.ts reads them by the same indexes).
+enum RecordField {
+  kRecId,
+  kRecSlot,
+  kRecOffset,
+  kRecSize,
+  kRecPts,
+  kRecDuration,
+  kRecPosition,
+  kRecSequence,
+  kRecCopied,
+  kRecDiscont,
+  kRecBatching,  // written when _next() returns undefined: 1 when JS should poll (SourcePipeline::batching)
+  kRecordFields
+};
 
 // A position JS gives in whole µs, as the ns GStreamer seeks to. A frame that starts inside that
 // µs counts as at it: frame 37 at 30 fps starts at 1233333.3 µs, and a seek to 1233333 must land
@@ -135,6 +154,7 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_addSlots", &FrameSourceHandle::AddSlots),
                          InstanceMethod("_abandonSlots", &FrameSourceHandle::AbandonSlots),
                          InstanceMethod("_retired", &FrameSourceHandle::Retired),
+                         InstanceMethod("_setRecord", &FrameSourceHandle::SetRecord),
                          InstanceMethod("_next", &FrameSourceHandle::Next),
                          InstanceMethod("_release", &FrameSourceHandle::Release),
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
@@ -297,10 +317,46 @@ Napi::Value FrameSourceHandle::Retired(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// _setRecord(record): the Float64Array Next() writes plain frames into (see record_).
+Napi::Value FrameSourceHandle::SetRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::Float64Array>().ElementLength() < kRecordFields) {
+    throw Napi::TypeError::New(env, "_setRecord expects a Float64Array of at least " +
+                                        std::to_string(static_cast<int>(kRecordFields)) + " elements");
+  }
+  auto a = info[0].As<Napi::Float64Array>();
+  recordRef_ = Napi::Persistent(a);
+  record_ = a.Data();
+  return env.Undefined();
+}
+
+// _next(acceptFrame): undefined when nothing is waiting; kSlotWork when JS must serve the ring
+// first; kFrame when a plain CPU frame was written into the record; else the item as an object.
 Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (record_ && pipeline_->ring()->hasJsWork()) return Napi::Number::New(env, kSlotWork);
   Item item;
-  if (!pipeline_->next(info[0].ToBoolean(), &item)) return env.Undefined();
+  if (!pipeline_->next(info[0].ToBoolean(), &item)) {
+    if (record_) record_[kRecBatching] = pipeline_->batching() ? 1 : 0;
+    return env.Undefined();
+  }
+  if (item.kind == Item::Kind::Frame && record_ && item.planes == 0 && !item.handles) {
+    uint32_t id = nextFrameId_++;
+    held_.emplace(id, Held{std::move(item.buffer), item.slot, std::move(item.inFlight)});
+    double* r = record_;
+    r[kRecId] = id;
+    r[kRecSlot] = item.slot;
+    r[kRecOffset] = static_cast<double>(item.offset);
+    r[kRecSize] = static_cast<double>(item.size);
+    r[kRecPts] = usOrMinusOne(item.pts);
+    r[kRecDuration] = usOrMinusOne(item.duration);
+    r[kRecPosition] = usOrMinusOne(item.streamTime);
+    r[kRecSequence] = static_cast<double>(item.sequence);
+    r[kRecCopied] = item.copied ? 1 : 0;
+    r[kRecDiscont] = item.discont ? 1 : 0;
+    return Napi::Number::New(env, kFrame);
+  }
   Napi::Object o = Napi::Object::New(env);
   switch (item.kind) {
     case Item::Kind::Frame: {
@@ -422,6 +478,7 @@ Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("zeroCopyFrames", static_cast<double>(s.zeroCopyFrames));
   o.Set("copiedFrames", static_cast<double>(s.copiedFrames));
   o.Set("decoderFrames", static_cast<double>(s.decoderFrames));
+  o.Set("wakes", static_cast<double>(s.wakes));
   o.Set("bytesCopied", static_cast<double>(s.bytesCopied));
   o.Set("droppedFrames", static_cast<double>(s.droppedFrames));
   o.Set("queuedFrames", static_cast<double>(s.queuedFrames));

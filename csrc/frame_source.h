@@ -31,6 +31,7 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value AddSlots(const Napi::CallbackInfo& info);
   Napi::Value AbandonSlots(const Napi::CallbackInfo& info);
   Napi::Value Retired(const Napi::CallbackInfo& info);
+  Napi::Value SetRecord(const Napi::CallbackInfo& info);
   Napi::Value Next(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
@@ -61,6 +62,10 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   };
   std::unordered_map<uint32_t, Held> held_;
   uint32_t nextFrameId_ = 1;
+  // A Float64Array of JS's (kRecordFields long) that Next() fills for a plain CPU frame instead of
+  // making an object: no property names, no allocation, per frame.
+  Napi::Reference<Napi::Float64Array> recordRef_;
+  double* record_ = nullptr;
   std::vector<Napi::Promise::Deferred> closeWaiters_;
 };
 

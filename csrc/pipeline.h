@@ -137,6 +137,7 @@ struct PipelineStats {
   uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;
   uint64_t decoderFrames = 0;  // of zeroCopyFrames: written into their slot by a video decoder
   uint64_t queuedFrames = 0;
+  uint64_t wakes = 0;  // times a GStreamer thread woke the JS thread
   SlotRing::Counts ring;
 };
 
@@ -174,6 +175,13 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
 
   // JS thread: moves the next item into *out. A frame at the head is only taken when acceptFrame.
   bool next(bool acceptFrame, Item* out);
+  // JS thread, right after next() found nothing for a reader: whether frames may now be queued a
+  // few at a time before JS is woken (one wake per batch instead of per frame). Only while frames
+  // come faster than kFastGap from a source that is neither live nor clock-synchronised; JS then
+  // polls on a short timer of its own (lib/frame-source.ts), which bounds how long a frame waits.
+  bool batching() const;
+  // Streaming thread, about to wait for a buffer: frames queued in a batch must not wait with it.
+  void beforeWait();
   PipelineStats stats() const;
 
   // Playback control, JS thread. Each queues work for the control thread (in order) and returns at
@@ -264,11 +272,16 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   size_t queuedFrames_ = 0;
   std::deque<Item> urgent_;         // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;          // JS asked for a frame and found none: the next frame must wake it
+  bool batchOk_ = false;            // ...and agreed to poll: frames may wait for a batch (batching())
+  size_t batchFrames_ = 1;          // frames per wake when batching: min(4, ringSize / 2)
+  int64_t lastPushNs_ = 0;          // monotonic time of the last frame queued
+  int64_t lastGapNs_ = INT64_MAX;   // between the last two frames queued
   std::condition_variable roomCv_;  // push() waits here for JS to take a decoder's frame
 
   std::mutex wakeMu_;
   std::function<void()> wake_;
   std::atomic<bool> wakePending_{false};
+  std::atomic<uint64_t> wakes_{0};
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> abandoned_{false};

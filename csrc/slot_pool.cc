@@ -77,7 +77,18 @@ gboolean slotPoolSetConfig(GstBufferPool* pool, GstStructure* config) {
 GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
   PoolState* st = stateOf(pool);
   auto parent = GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->acquire_buffer;
-  if (!st->options.grow) return parent(pool, buffer, params);
+  if (!st->options.grow) {
+    if (!st->options.beforeWait || (params && (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT)))
+      return parent(pool, buffer, params);
+    // Once without waiting; when every buffer is out, let JS have the frames queued for it first.
+    GstBufferPoolAcquireParams now{};
+    if (params) now = *params;
+    now.flags = static_cast<GstBufferPoolAcquireFlags>(now.flags | GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
+    GstFlowReturn r = parent(pool, buffer, &now);
+    if (r != GST_FLOW_EOS) return r;
+    st->options.beforeWait();
+    return parent(pool, buffer, params);
+  }
   GstBufferPoolAcquireParams once{};
   if (params) once = *params;
   const bool mayWait = !(once.flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
@@ -88,6 +99,7 @@ GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, Gst
     uint64_t seen = st->returned.load();
     r = parent(pool, buffer, &once);  // an idle buffer, or alloc_buffer; EOS when the ring is full
     if (r != GST_FLOW_EOS || !mayWait) break;
+    if (st->options.beforeWait) st->options.beforeWait();
     std::unique_lock<std::mutex> lk(st->mu);
     // system_clock: a steady_clock wait needs glibc 2.30 (pthread_cond_clockwait), see pipeline.cc.
     st->cv.wait_until(lk, std::chrono::system_clock::now() + std::chrono::milliseconds(10),

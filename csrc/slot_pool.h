@@ -7,6 +7,7 @@
 
 #include <gst/gst.h>
 
+#include <functional>
 #include <memory>
 
 #include "slot_ring.h"
@@ -26,6 +27,9 @@ struct SlotPoolOptions {
   bool grow = false;
   // The element writing into this pool is a video decoder (its frames' path is "decoder").
   bool decoder = false;
+  // Called on the acquiring thread before it waits for a buffer to come back (frames queued for JS
+  // must not wait with it). May be empty.
+  std::function<void()> beforeWait;
 };
 
 // (transfer full) A new, unconfigured pool over `ring`.

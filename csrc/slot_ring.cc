@@ -196,6 +196,11 @@ std::vector<int> SlotRing::takeRetired() {
   return out;
 }
 
+bool SlotRing::hasJsWork() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return (request_.count > 0 && !cancelled_) || !retired_.empty();
+}
+
 void SlotRing::poison(int id) {
   std::lock_guard<std::mutex> lk(mu_);
   if (id < 0 || static_cast<size_t>(id) >= slots_.size()) return;

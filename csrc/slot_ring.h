@@ -69,6 +69,8 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   void abandonRequest();
   // JS thread: ids retired since the last call; JS may drop their memory.
   std::vector<int> takeRetired();
+  // JS thread: whether takeRequest() or takeRetired() has something for JS now.
+  bool hasJsWork() const;
 
   // JS thread: the slot's memory was detached from its ArrayBuffer (it may be freed by its new
   // owner at any time): it is never handed to GStreamer again, and retired once its memory is freed.

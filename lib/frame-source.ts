@@ -47,7 +47,7 @@ export interface FrameSourceStats extends NativeStats {
   bytesDownloaded: number;
 }
 
-const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'decoderFrames', 'bytesCopied', 'droppedFrames'] as const;
+const CARRIED = ['frames', 'zeroCopyFrames', 'copiedFrames', 'decoderFrames', 'bytesCopied', 'droppedFrames', 'wakes'] as const;
 
 /** The events a {@link FrameSource} emits, each with the arguments its listeners get. */
 export interface FrameSourceEvents {
@@ -133,6 +133,14 @@ const ITEM_WARNING = 4;
 const ITEM_LIVE = 5;
 const ITEM_SEEK = 6;
 const ITEM_DURATION = 7;
+// What _next() returns as a number (see types/binding.d.ts): slot work first, or a frame in the record.
+const NEXT_SLOT_WORK = -1;
+const NEXT_FRAME_RECORD = 0;
+const RECORD_FIELDS = 11;
+const RECORD_BATCHING = 10;
+// While frames are batched (the native side wakes JS once per few frames of a fast source), a
+// reader also polls this often: a batch cut short (the source stalls) still arrives.
+const BATCH_POLL_MS = 3;
 const GST_CORE_ERROR_NEGOTIATION = 7;
 const GST_CORE_ERROR_MISSING_PLUGIN = 12;
 const GST_RESOURCE_ERROR_NOT_FOUND = 3;
@@ -229,11 +237,27 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #error: AnyFrameSourceError | null = null;
   #closing: Promise<void> | null = null;
   #registry: FinalizationRegistry<{ session: Session; id: number }>;
+  // Where _next() writes a plain CPU frame, and the one item object it is read into.
+  readonly #record = new Float64Array(RECORD_FIELDS);
+  readonly #scratch: NativeFrameItem = {
+    type: ITEM_FRAME,
+    id: 0,
+    slot: 0,
+    offset: 0,
+    size: 0,
+    pts: -1,
+    duration: -1,
+    position: -1,
+    sequence: 0,
+    copied: false,
+    discont: undefined,
+  };
   #delivered = 0;
   #held = 0;
   #gcReleased = 0;
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
+  #pollTimer: ReturnType<typeof setTimeout> | null = null;
   #reconnects = 0;
   #downloaded = 0;
   #bytesDownloaded = 0;
@@ -246,6 +270,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     decoderFrames: 0,
     bytesCopied: 0,
     droppedFrames: 0,
+    wakes: 0,
   };
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #retired: Session[] = [];
@@ -320,6 +345,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     } catch (err) {
       throw toConstructError(err);
     }
+    handle._setRecord(this.#record);
     session = {
       handle,
       slots: new Map(),
@@ -470,6 +496,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       this.#state = 'closing';
       if (this.#statsTimer) clearInterval(this.#statsTimer);
       if (this.#retryTimer) clearTimeout(this.#retryTimer);
+      this.#stopPolling();
       for (const r of this.#readers.splice(0)) r.resolve(null);
       for (const r of this.#stepReaders.splice(0)) r.resolve(null);
       this.#settleSeek(new FrameSourceError('ERR_CLOSED', 'the source was closed before the seek completed'));
@@ -705,9 +732,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
 
   // Called on the JS thread by the native side when items are waiting, and by readers.
   #onWake(session: Session): void {
+    this.#stopPolling();
     if (this.#state !== 'open' || session !== this.#session || session.retired) return;
     try {
-      this.#serviceSlots(session);
       this.#pump(session);
     } catch (err) {
       this.#fail(err instanceof Error ? err : new Error(String(err)));
@@ -750,8 +777,16 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #pump(session: Session): void {
     const h = session.handle;
     while (this.#state === 'open' && session === this.#session && !session.retired) {
-      const item = h._next(this.#acceptsFrame());
-      if (!item) return;
+      const next = h._next(this.#acceptsFrame());
+      if (next === undefined) {
+        if (this.#record[RECORD_BATCHING] === 1) this.#poll(session);
+        return;
+      }
+      if (next === NEXT_SLOT_WORK) {
+        this.#serviceSlots(session);
+        continue;
+      }
+      const item = next === NEXT_FRAME_RECORD ? this.#frameFromRecord() : next;
       switch (item.type) {
         case ITEM_FRAME:
           this.#deliver(session, item);
@@ -820,6 +855,38 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     }
   }
 
+  // Batching: the next wake may only come after a few frames, so look again in BATCH_POLL_MS.
+  #poll(session: Session): void {
+    if (this.#pollTimer) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = null;
+      this.#onWake(session);
+    }, BATCH_POLL_MS);
+  }
+
+  #stopPolling(): void {
+    if (!this.#pollTimer) return;
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
+  // The frame _next() wrote into the record, in the one scratch item #deliver reads (and keeps nothing of).
+  #frameFromRecord(): NativeFrameItem {
+    const r = this.#record;
+    const item = this.#scratch;
+    item.id = r[0]!;
+    item.slot = r[1]!;
+    item.offset = r[2]!;
+    item.size = r[3]!;
+    item.pts = r[4]!;
+    item.duration = r[5]!;
+    item.position = r[6]!;
+    item.sequence = r[7]!;
+    item.copied = r[8] === 1;
+    item.discont = r[9] === 1 ? true : undefined;
+    return item;
+  }
+
   #deliver(session: Session, item: NativeFrameItem): void {
     const reader = this.#stepReaders.shift() ?? this.#readers.shift()!;
     const slot = item.handles ? undefined : session.slots.get(item.slot);
@@ -833,14 +900,20 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     const data = slot ? new Uint8Array(slot.buffer, slot.offset + item.offset, item.size) : null;
     const cuda = item.handles?.cuda ? cudaDescriptor(item.handles) : null;
     const dmabuf = item.handles && !cuda ? dmabufDescriptor(item.handles) : null;
-    const handle = session.handle;
-    const download = async (): Promise<Uint8Array> => {
-      const target = this.#allocate(item.size);
-      const n = await handle._download(item.id, target);
-      this.#downloaded++;
-      this.#bytesDownloaded += n;
-      return target;
-    };
+    // A CPU frame's download() is its data (Frame's default); a GPU frame's is one copy, made off
+    // the JS thread. The closure keeps values, not the item (the record's item is reused).
+    let download: (() => Promise<Uint8Array>) | undefined;
+    if (!data) {
+      const handle = session.handle;
+      const { id, size } = item;
+      download = async (): Promise<Uint8Array> => {
+        const target = this.#allocate(size);
+        const n = await handle._download(id, target);
+        this.#downloaded++;
+        this.#bytesDownloaded += n;
+        return target;
+      };
+    }
     const frame = Frame.create(
       session.release,
       item.id,

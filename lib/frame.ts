@@ -67,7 +67,7 @@ export class Frame {
   #data: Uint8Array | null;
   #dmabuf: DmabufDescriptor | null;
   #cuda: CudaDescriptor | null;
-  #download: () => Promise<Uint8Array>;
+  #download: (() => Promise<Uint8Array>) | null;
   #release: ReleaseFn;
   #kept: boolean;
   #released = false;
@@ -81,7 +81,7 @@ export class Frame {
 
   private constructor(...args: FrameArgs) {
     const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
-    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = () => Promise.resolve(this.data), cuda = null] = args;
+    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = null, cuda = null] = args;
     this.#release = release;
     this.id = id;
     this.#data = data;
@@ -138,7 +138,8 @@ export class Frame {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return this.#download();
+    // A CPU frame's bytes are its data: no copy.
+    return this.#download ? this.#download() : Promise.resolve(this.data);
   }
 
   /**

@@ -57,7 +57,7 @@ export interface NativeFrameItem {
   sequence: number;
   copied: boolean;
   /** Set on the first frame after a flush (seek, loop). */
-  discont?: true;
+  discont?: true | undefined;
   /** [offset0, stride0, offset1, stride1, ...] when it differs from the format's layout. */
   layout?: number[];
   /** Frames of a GPU backend (slot is -1): planes are [fd, offset, stride, size, ...]. */
@@ -142,6 +142,11 @@ export interface NativeStats {
   copiedFrames: number;
   /** Of zeroCopyFrames: those a video decoder wrote into their slot (its own copy of the picture). */
   decoderFrames: number;
+  /**
+   * Times a GStreamer thread woke the JavaScript thread. A source running as fast as it can wakes
+   * it once per batch of up to 4 frames (while you read faster than it decodes); others once per frame.
+   */
+  wakes: number;
   /** Bytes those copies moved. */
   bytesCopied: number;
   /** Frames dropped because the consumer was slower than a dropping source (see the `drop` option). */
@@ -167,7 +172,14 @@ export declare class FrameSourceHandle {
   _abandonSlots(): void;
   /** Slot ids retired since the last call, or undefined when none were. */
   _retired(): number[] | undefined;
-  _next(acceptFrame: boolean): NativeItem | undefined;
+  /** The Float64Array (NATIVE_RECORD_FIELDS long) that _next() writes plain CPU frames into. */
+  _setRecord(record: Float64Array): void;
+  /**
+   * undefined: nothing waiting. -1: serve the ring first (_slotRequest, _retired). 0: a plain CPU
+   * frame, written into the record as [id, slot, offset, size, pts, duration, position, sequence,
+   * copied, discont]. Otherwise the item (frames with their own layout or GPU handles among them).
+   */
+  _next(acceptFrame: boolean): NativeItem | -1 | 0 | undefined;
   /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
   _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;
