@@ -9,13 +9,14 @@
 //   decode     H.264 and VP9 1080p files (made with ffmpeg at run time) through `uri`, against the
 //              gst-launch decode pipeline with the same decoder, and against node-av
 //   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
-//   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one
+//   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one,
+//              and the machine's wake floor (a native thread waking JS at 30 Hz, no GStreamer)
 //
 //   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency]
 //                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
 //                      [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,7 @@ const LABELS = {
   'frame-source': 'frame-source',
   'frame-source-busy': 'frame-source, JS busy 10 ms per frame',
   'node-av': 'node-av (libavcodec in a prebuilt addon) decoding to JS',
+  'wake-floor': "the machine's floor: a native thread waking the JS thread at 30 Hz (no GStreamer, no frame)",
 };
 // The decode suite's files and the gst-launch pipeline each is decoded by alone.
 const CODECS = {
@@ -103,7 +105,8 @@ const liveFrames = args.quick ? 90 : 450;
 // --- prerequisites -----------------------------------------------------------------------------
 
 const addon = path.join(here, 'appsink-copy', 'build', 'Release', 'appsink_copy.node');
-if (!existsSync(addon)) {
+const addonSource = path.join(here, 'appsink-copy', 'appsink_copy.cc');
+if (!existsSync(addon) || statSync(addonSource).mtimeMs > statSync(addon).mtimeMs) {
   console.error('bench: building bench/appsink-copy (first run) ...');
   // Through npm so its configuration (e.g. nodedir for offline header lookup) reaches node-gyp.
   execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], {
@@ -299,13 +302,14 @@ if (suites.includes('latency')) {
     suite: 'latency',
     key: '1080p I420 live 30 fps',
     fields: { size: '1080p', width: 1920, height: 1080, format: 'I420', frames: liveFrames, rate: 30 },
-    variants: ['frame-source', 'frame-source-busy', 'appsink-copy'],
+    variants: ['wake-floor', 'frame-source', 'frame-source-busy', 'appsink-copy'],
     run: (variant) =>
       runNode({
         suite: 'latency',
         variant: variant.replace(/-busy$/, ''),
         description,
         frames: liveFrames,
+        rate: 30,
         busyMs: variant.endsWith('-busy') ? 10 : 0,
       }),
   });

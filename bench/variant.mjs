@@ -8,7 +8,8 @@
 //   synthetic: variant zero-copy | copy-fallback | appsink-copy; description; frames
 //   decode:    variant frame-source | node-av; file (an encoded file); frames (in the file)
 //   streams:   variant frame-source; description; frames (per stream); streams
-//   latency:   variant frame-source | appsink-copy; description (a live source); frames; busyMs
+//   latency:   variant frame-source | appsink-copy | wake-floor; description (a live source); frames;
+//              rate (wake-floor: wakes per second); busyMs
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -177,6 +178,25 @@ async function streams(description, count) {
   return { zeroCopyPercent: total > 0 ? (100 * zeroCopy) / total : 0, copiedFrames: copied, droppedFrames: 0 };
 }
 
+// The machine's own floor for the latency suite: a native thread waking this one at the source's
+// rate through a libuv async handle, no GStreamer and no frame (bench/appsink-copy's WakeFloor).
+function wakeFloor(count, rate) {
+  return new Promise((resolve) => {
+    const floor = new native.WakeFloor(count, 1000 / rate, (stamp) => {
+      if (stamp < 0) {
+        floor._close();
+        resolve({ zeroCopyPercent: null, copiedFrames: null, droppedFrames: 0 });
+        return;
+      }
+      const now = native.now();
+      frames++;
+      if (frames > WARMUP) latencies.push(now - stamp);
+      if (frames === WARMUP) startWindow();
+      else if (frames > WARMUP) extendWindow(frames - WARMUP);
+    });
+  });
+}
+
 native.installSinkStamps();
 let extra;
 let expected = spec.frames;
@@ -194,6 +214,7 @@ if (suite === 'synthetic') {
   const each = spec.busyMs > 0 ? () => busy(spec.busyMs) : null;
   if (variant === 'frame-source') extra = await frameSource({ pipeline: spec.description }, each);
   else if (variant === 'appsink-copy') extra = await appsinkCopy(spec.description, each);
+  else if (variant === 'wake-floor') extra = await wakeFloor(spec.frames, spec.rate);
 }
 if (!extra) throw new Error(`unknown variant ${suite}/${variant}`);
 // A live source whose frames JS was too slow for drops them (by design); any other run must

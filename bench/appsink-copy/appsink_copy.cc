@@ -12,13 +12,16 @@
 #include <gst/gst.h>
 #include <gst/gsttracer.h>
 #include <napi.h>
+#include <uv.h>
 
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -209,10 +212,94 @@ class AppsinkCopy : public Napi::ObjectWrap<AppsinkCopy> {
   Napi::FunctionReference onEnd_;
 };
 
+// --- the machine's wake floor -------------------------------------------------------------
+// A thread that wakes the JS thread every intervalMs, `count` times, the cheapest way a native
+// thread can (a libuv async handle, as frame-source does), with the time it woke it: the least any
+// sink-to-JS latency can be on this machine, with no GStreamer and no frame in it.
+class WakeFloor : public Napi::ObjectWrap<WakeFloor> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "WakeFloor", {InstanceMethod("_close", &WakeFloor::Close)});
+  }
+
+  // new WakeFloor(count, intervalMs, onWake(stampMs)); onWake(-1) once all were sent.
+  explicit WakeFloor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<WakeFloor>(info) {
+    count_ = info[0].As<Napi::Number>().Int32Value();
+    intervalUs_ = static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue() * 1000);
+    onWake_ = Napi::Persistent(info[2].As<Napi::Function>());
+    env_ = info.Env();
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env_, &loop);
+    async_ = new uv_async_t;
+    async_->data = this;
+    uv_async_init(loop, async_, &WakeFloor::onAsync);
+    thread_ = std::thread([this] {
+      for (int i = 0; i < count_; i++) {
+        std::this_thread::sleep_for(std::chrono::microseconds(intervalUs_));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stamps_.push_back(monotonicMs());
+        }
+        uv_async_send(async_);
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_ = true;
+      }
+      uv_async_send(async_);
+    });
+  }
+
+  ~WakeFloor() override { stop(); }
+
+ private:
+  static void onAsync(uv_async_t* handle) {
+    auto* self = static_cast<WakeFloor*>(handle->data);
+    std::vector<double> stamps;
+    bool done;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      stamps.swap(self->stamps_);
+      done = self->done_;
+    }
+    Napi::HandleScope scope(self->env_);
+    for (double t : stamps) self->onWake_.Call({Napi::Number::New(self->env_, t)});
+    if (done && !self->ended_) {
+      self->ended_ = true;
+      self->onWake_.Call({Napi::Number::New(self->env_, -1)});
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    stop();
+    return info.Env().Undefined();
+  }
+
+  void stop() {
+    if (thread_.joinable()) thread_.join();
+    if (async_) {
+      uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+      async_ = nullptr;
+    }
+  }
+
+  int count_ = 0;
+  int64_t intervalUs_ = 0;
+  Napi::Env env_ = nullptr;
+  Napi::FunctionReference onWake_;
+  uv_async_t* async_ = nullptr;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<double> stamps_;
+  bool done_ = false;
+  bool ended_ = false;
+};
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("AppsinkCopy", AppsinkCopy::Init(env));
+  exports.Set("WakeFloor", WakeFloor::Init(env));
   exports.Set("installSinkStamps", Napi::Function::New(env, InstallSinkStamps));
   exports.Set("sinkTime", Napi::Function::New(env, SinkTime));
   exports.Set("now", Napi::Function::New(env, Now));
