@@ -487,6 +487,10 @@ SourcePipeline::PoolOffer SourcePipeline::offerFor() {
     offer.grow = true;
     offer.videoMeta = false;
   }
+  // vp9dec has libvpx decode into buffers of its own pool and, told downstream takes GstVideoMeta,
+  // pushes those (which we then copied into a slot); told it does not, it copies each picture into
+  // a buffer of ours itself: the same one copy, now into the ring.
+  if (offer.decoder && offer.writer == "vp9dec") offer.videoMeta = false;
   return offer;
 }
 
