@@ -1021,8 +1021,10 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
-  batchOk_ = jsWaiting_ && batchFrames_ > 1 && !live_ && !opts_.sync && !paused_ && !flushing_ && seekInFlight_ == 0 &&
-             lastGapNs_ < kFastGapNs && monotonicNs() - lastPushNs_ < kFastGapNs;
+  // Not while dropping (live, or drop: true): the queue would drop the batch's older frames and
+  // never reach a batch, and JS would only see a frame per poll.
+  batchOk_ = jsWaiting_ && batchFrames_ > 1 && !dropping() && !live_ && !opts_.sync && !paused_ && !flushing_ &&
+             seekInFlight_ == 0 && lastGapNs_ < kFastGapNs && monotonicNs() - lastPushNs_ < kFastGapNs;
   // Warnings, liveness and errors' notices do not wait behind frames nobody reads yet; 'format',
   // 'eos' and the error itself stay in order with the frames they belong to.
   if (!urgent_.empty()) {

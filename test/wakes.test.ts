@@ -38,6 +38,17 @@ it('a live source wakes JS for every frame it waits for (no frame waits for a ba
   expect(source.stats.wakes).toBeGreaterThanOrEqual(0.9 * n);
 });
 
+it('with drop: true a fast source wakes JS for every frame: no batch (the queue would drop it)', async () => {
+  const source = new FrameSource({ pipeline: FAST, drop: true });
+  let n = 0;
+  for await (const _frame of source) n++;
+  const { wakes, droppedFrames } = source.stats;
+  expect(n + droppedFrames).toBe(300);
+  // JS keeps up with 720p: it waits for (nearly) every frame, and each one wakes it.
+  expect(n).toBeGreaterThan(120);
+  expect(wakes).toBeGreaterThanOrEqual(0.8 * n);
+});
+
 it('with sync: true every frame wakes JS too', async () => {
   const source = new FrameSource({
     pipeline: 'videotestsrc num-buffers=40 ! video/x-raw,format=RGBA,width=320,height=240,framerate=200/1',
