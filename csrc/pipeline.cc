@@ -406,7 +406,7 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   if (!pool) return GST_PAD_PROBE_OK;
   {
     std::lock_guard<std::mutex> lk(poolsMu_);
-    // cancelWaits() sets stopping_ before flushPools() takes this lock: a pool registered here is
+    // cancelWaits() sets stopping_ before setPoolsFlushing() takes this lock: a pool registered here is
     // either flushed by it, or not offered at all.
     if (stopping_) return GST_PAD_PROBE_OK;
     pools_.erase(std::remove_if(pools_.begin(), pools_.end(),
@@ -846,8 +846,9 @@ void SourcePipeline::setPoolsFlushing(bool flushing) {
   }
   for (auto& p : pools) {
     // Not a decoder's growing pool: avdec takes a flushing pool's refusal for an allocation error
-    // and fails the pipeline. It never waits on that pool's max (it has none), and the ring leaves
-    // room for its references, so a seek does not need to interrupt it.
+    // and fails the pipeline, or crashes if it was draining (see slotPoolAcquireBuffer). It never
+    // waits on that pool's max (it has none), and its waits end on a flush of our sink or the
+    // ring's cancel, so neither a seek nor close() needs to flush it.
     if (isDecoderSlotPool(p.get()) && slotPoolGrows(p.get())) continue;
     if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), flushing ? TRUE : FALSE);
   }
@@ -1267,23 +1268,6 @@ void SourcePipeline::pushUrgent(Item&& item) {
   wake();
 }
 
-void SourcePipeline::flushPools() {
-  std::vector<PoolPtr> pools;
-  {
-    std::lock_guard<std::mutex> lk(poolsMu_);
-    for (auto& w : pools_) {
-      if (gpointer p = w->get()) pools.emplace_back(GST_BUFFER_POOL(p));
-    }
-  }
-  // Wakes upstream threads blocked waiting for a free buffer (the consumer may hold every frame).
-  // A decoder's growing pool is left alone: its waits end on the ring's cancel, and it must not
-  // refuse a decoder that is draining (see slotPoolAcquireBuffer).
-  for (auto& p : pools) {
-    if (isDecoderSlotPool(p.get()) && slotPoolGrows(p.get())) continue;
-    if (gst_buffer_pool_is_active(p.get())) gst_buffer_pool_set_flushing(p.get(), TRUE);
-  }
-}
-
 // Any thread: no new pool is offered, and every wait (for JS slots, for a pool buffer) ends now.
 void SourcePipeline::cancelWaits() {
   stopping_ = true;
@@ -1293,7 +1277,8 @@ void SourcePipeline::cancelWaits() {
     inFlight_->cancelled = true;
     inFlight_->cv.notify_all();
   }
-  flushPools();
+  // Wakes upstream threads blocked waiting for a free buffer (the consumer may hold every frame).
+  setPoolsFlushing(true);
   {
     std::lock_guard<std::mutex> lk(queueMu_);  // a waiter in push() either sees stopping_ or is woken
   }

@@ -240,7 +240,6 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   uint32_t upfrontSlots() const;
   void teardown();
   void cancelWaits();
-  void flushPools();
 
   PipelineOptions opts_;
   std::shared_ptr<SlotRing> ring_;
