@@ -7,6 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, PipelineError, type Frame } from '../lib/index';
 import { sleep, tempDir } from './helpers';
+import { makeWebm } from './media';
 
 let dir: string;
 
@@ -35,22 +36,7 @@ beforeAll(() => {
   for (let i = 40; i < bad.length - 20; i++) bad[i]! ^= 0x5a;
   writeFileSync(path.join(dir, 'img2.png'), bad);
 
-  const webm = path.join(dir, 'full.webm');
-  gst(
-    'videotestsrc',
-    'num-buffers=60',
-    'pattern=ball',
-    '!',
-    'video/x-raw,width=160,height=120,framerate=30/1',
-    '!',
-    'vp8enc',
-    'deadline=1',
-    '!',
-    'webmmux',
-    '!',
-    'filesink',
-    `location=${webm}`,
-  );
+  const webm = makeWebm(dir, 'full.webm', { width: 160, height: 120, frames: 60 });
   const bytes = readFileSync(webm);
   writeFileSync(path.join(dir, 'half.webm'), bytes.subarray(0, bytes.length >> 1));
   writeFileSync(path.join(dir, 'header.webm'), bytes.subarray(0, 200));

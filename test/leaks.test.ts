@@ -2,10 +2,10 @@
 // close, copies, a failing pipeline, close while upstream waits for a slot, a decoder, close during
 // negotiation. After round 1 (plugins loaded, GStreamer's caches filled) every further round must
 // leave no new GstBuffer, GstMemory, GstCaps, pool, element or any other object alive.
-import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
+import { makeWebm } from './media';
 import { killChildren, runNode } from './run-node';
 
 const DIST = path.join(ROOT, 'dist', 'index.cjs');
@@ -14,21 +14,7 @@ let dir: string;
 
 beforeAll(() => {
   dir = tempDir();
-  execFileSync('gst-launch-1.0', [
-    '-q',
-    'videotestsrc',
-    'num-buffers=30',
-    '!',
-    'video/x-raw,width=64,height=48',
-    '!',
-    'vp8enc',
-    'deadline=1',
-    '!',
-    'webmmux',
-    '!',
-    'filesink',
-    `location=${path.join(dir, 'a.webm')}`,
-  ]);
+  makeWebm(dir, 'a.webm', { width: 64, height: 48, frames: 30 });
 });
 afterAll(() => {
   killChildren();

@@ -4,16 +4,20 @@ import * as path from 'node:path';
 
 export const FRAMES = 20;
 
-/** VP8 in WebM at an odd size, by GStreamer. */
-export function makeWebm(dir: string, name = 'vp8-1278x719.webm'): string {
+/** VP8 in WebM (by default at an odd size, FRAMES frames), by GStreamer. */
+export function makeWebm(
+  dir: string,
+  name = 'vp8-1278x719.webm',
+  { width = 1278, height = 719, frames = FRAMES }: { width?: number; height?: number; frames?: number } = {},
+): string {
   const out = path.join(dir, name);
   execFileSync('gst-launch-1.0', [
     '-q',
     'videotestsrc',
-    `num-buffers=${FRAMES}`,
+    `num-buffers=${frames}`,
     'pattern=ball',
     '!',
-    'video/x-raw,width=1278,height=719,framerate=30/1',
+    `video/x-raw,width=${width},height=${height},framerate=30/1`,
     '!',
     'vp8enc',
     'deadline=1',
@@ -51,47 +55,19 @@ export function makeVp9(dir: string, name = 'vp9-320x240.webm'): string {
 
 /** H.264 video with an AAC audio track in MP4: decodebin exposes an audio pad nothing links. */
 export function makeAvMp4(dir: string, name = 'h264-aac.mp4'): string {
-  const out = path.join(dir, name);
-  execFileSync('ffmpeg', [
-    '-loglevel',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=320x240:rate=30',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440',
-    '-frames:v',
-    String(FRAMES),
-    '-t',
-    String(FRAMES / 30),
-    '-c:v',
-    'libx264',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    out,
-  ]);
+  return ffmpegLavfi(
+    path.join(dir, name),
+    ['testsrc=size=320x240:rate=30', 'sine=frequency=440'],
+    ['-frames:v', String(FRAMES), '-t', String(FRAMES / 30), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac'],
+  );
+}
+
+/** Runs ffmpeg quietly on lavfi `inputs` (filter graphs) with `args`, writing `out`; returns `out`. */
+export function ffmpegLavfi(out: string, inputs: string[], args: string[]): string {
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', ...inputs.flatMap((i) => ['-f', 'lavfi', '-i', i]), ...args, out]);
   return out;
 }
 
 function ffmpegTestsrc(out: string, size: string, codec: string[], frames = FRAMES): string {
-  execFileSync('ffmpeg', [
-    '-loglevel',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc=size=${size}:rate=30`,
-    '-frames:v',
-    String(frames),
-    ...codec,
-    out,
-  ]);
-  return out;
+  return ffmpegLavfi(out, [`testsrc=size=${size}:rate=30`], ['-frames:v', String(frames), ...codec]);
 }

@@ -1,7 +1,7 @@
 // Test media for playback control: a frame counter burned into the picture, so a test can tell
 // which frame it got without trusting timestamps. Frame n is a flat grey picture of luma
 // 16 + 3n (read back within ±1 after lossy coding), at 30 fps with a keyframe every 10 frames.
-import { execFileSync } from 'node:child_process';
+import { ffmpegLavfi } from './media';
 import * as path from 'node:path';
 import type { Frame } from '../lib/index';
 
@@ -21,21 +21,7 @@ const GOP_ARGS = ['-g', String(GOP), '-keyint_min', String(GOP)];
 
 // The counter source, `frames` long, keyframes exactly every GOP frames, encoded by `codec` into `out`.
 function encodeCounter(out: string, frames: number, codec: string[]): string {
-  execFileSync('ffmpeg', [
-    '-loglevel',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    SOURCE,
-    '-frames:v',
-    String(frames),
-    ...GOP_ARGS,
-    ...codec,
-    out,
-  ]);
-  return out;
+  return ffmpegLavfi(out, [SOURCE], ['-frames:v', String(frames), ...GOP_ARGS, ...codec]);
 }
 
 /** H.264 (with B-frames) in MP4; keyframes exactly every GOP frames (no scene-cut keyframes). */
