@@ -26,8 +26,6 @@ ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref
 
 constexpr const char* kSinkName = "frame-source-sink";
 
-const Backend& kCpuBackendRef() { return kCpuBackend; }
-
 // Frames closer together than this come from a source running as fast as it can: JS is woken
 // once per batch of up to kBatchFrames of them (see batching()). Waking a sleeping JS thread costs
 // ~30 us on the waking thread and as much again on the woken one on our 2-core VM; a batch of 4
@@ -129,7 +127,7 @@ bool SourcePipeline::build(BuildError* err) {
   // fail here, at link time, instead of later at negotiation.
   // A GPU backend's caps (with a caps feature) are quoted: they hold parentheses and semicolons.
   const std::string sinkCaps =
-      backend_ == &kCpuBackendRef() ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
+      backend_ == &kCpuBackend ? std::string("video/x-raw") : "\"" + std::string(backend_->sinkCaps) + "\"";
   const std::string full = opts_.description + " ! appsink name=" + kSinkName + " caps=" + sinkCaps;
   ParseContextPtr ctx(gst_parse_context_new());
   GError* gerr = nullptr;
@@ -387,7 +385,7 @@ GstPadProbeReturn SourcePipeline::answerAllocation(GstQuery* query) {
   // set_config would then have to refuse: that refusal is fatal to upstream.
   if (caps == nullptr || !gst_video_info_from_caps(&info, caps)) return GST_PAD_PROBE_OK;
   size_t size = GST_VIDEO_INFO_SIZE(&info);
-  bool cpu = backend_ == &kCpuBackendRef();
+  bool cpu = backend_ == &kCpuBackend;
   PoolOffer offer;
   offer.maxBuffers = opts_.ringSize + 1;
   PoolPtr pool;
@@ -549,7 +547,7 @@ void SourcePipeline::noteCaps(GstCaps* caps, GstBuffer* buf) {
     f->writer = offered_.writer;
   }
   format_ = f;
-  if (backend_ == &kCpuBackendRef()) ring_->reserve(f->size, upfrontSlots());
+  if (backend_ == &kCpuBackend) ring_->reserve(f->size, upfrontSlots());
   Item item;
   item.kind = Item::Kind::Format;
   item.format = f;
@@ -651,15 +649,16 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
     }
   }
 
-  bool taken = backend_->describe ? takeIntoBackend(buf, &item) : takeIntoRing(buf, &item);
+  std::string error;
+  bool taken = backend_->describe ? takeIntoBackend(buf, &item, &error) : takeIntoRing(buf, &item);
   if (!taken) {
     // A flush (seek) ends the wait for a slot: upstream is told to stop as for teardown.
     if (stopping_ || ring_->cancelled() || flushing_) {
       *flow = GST_FLOW_FLUSHING;
       return false;
     }
-    if (!item.message.empty()) {
-      pushError(item.message);
+    if (!error.empty()) {
+      pushError(error);
       *flow = GST_FLOW_ERROR;
       return false;
     }
@@ -704,7 +703,7 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
 
 // GPU backends: the frame is in the backend's memory (upstream made it there, or wrote into our
 // pool), or is copied into a buffer of a pool of the backend's own, counted like a CPU copy.
-bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
+bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item, std::string* error) {
   auto handles = std::make_shared<FrameHandles>();
   if (backend_->describe(buf, videoInfo_, handles.get())) {
     if (!admitInFlight(item)) return false;
@@ -719,8 +718,8 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
     copyPool_.reset(backend_->newPool ? backend_->newPool(setup_) : nullptr);
     copyPoolCaps_.reset();
     if (!copyPool_) {
-      item->message = std::string("frames arrived in system memory and the ") + backend_->name +
-                      " backend has no allocator here to copy them into";
+      *error = std::string("frames arrived in system memory and the ") + backend_->name +
+               " backend has no allocator here to copy them into";
       return false;
     }
     GstStructure* config = gst_buffer_pool_get_config(copyPool_.get());
@@ -729,7 +728,7 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
     gst_buffer_pool_config_add_option(config, GST_BUFFER_POOL_OPTION_VIDEO_META);
     if (!gst_buffer_pool_set_config(copyPool_.get(), config) || !gst_buffer_pool_set_active(copyPool_.get(), TRUE)) {
       copyPool_.reset();
-      item->message = std::string("could not set up the ") + backend_->name + " backend's memory for copies";
+      *error = std::string("could not set up the ") + backend_->name + " backend's memory for copies";
       return false;
     }
     copyPoolCaps_.reset(gst_caps_ref(lastCaps_.get()));
@@ -753,7 +752,7 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item) {
     gst_video_frame_unmap(&from);
   }
   if (!ok || !backend_->describe(copy.get(), videoInfo_, handles.get())) {
-    item->message = "could not copy a frame into the backend's memory";
+    *error = "could not copy a frame into the backend's memory";
     return false;
   }
   item->size = gst_buffer_get_size(copy.get());

@@ -231,7 +231,9 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::string pathOf(GstBuffer* buf);
   GstFlowReturn takeSample(GstAppSink* sink);
   bool takeIntoRing(GstBuffer* buf, Item* item);
-  bool takeIntoBackend(GstBuffer* buf, Item* item);
+  // False when the frame was not taken: with *error set, a failure the pipeline reports; without,
+  // dropped or interrupted (a live source, a flush, teardown).
+  bool takeIntoBackend(GstBuffer* buf, Item* item, std::string* error);
   bool admitInFlight(Item* item);
   void noteCaps(GstCaps* caps, GstBuffer* buf);  // buf: the first frame in these caps
   void push(Item&& item);
