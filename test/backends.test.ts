@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
 import { sharedTextureInfo } from '../lib/shared-texture';
-import { planeGeometry, ROOT, sleep, tempDir, visibleBytes } from './helpers';
+import { cpuFrames, planeGeometry, ROOT, sleep, tempDir, visibleBytes } from './helpers';
 import { runNode } from './run-node';
 
 const MEMFD = { backend: 'dmabuf', dmabufAllocator: 'memfd' } as const;
@@ -58,16 +58,6 @@ function bytesThroughFds(frame: Frame): Buffer {
     }
   });
   return Buffer.concat(parts);
-}
-
-async function cpuFrames(pipeline: string, n: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const source = new FrameSource({ pipeline });
-  for await (const f of source) {
-    out.push(visibleBytes(f.data, f.format, f.width, f.height, f.layout));
-    if (out.length === n) break;
-  }
-  return out;
 }
 
 describe('probing', () => {
@@ -139,7 +129,7 @@ describe('choosing', () => {
 describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
   it.each(['NV12', 'RGBA', 'BGRA'])('%s: bytes read through the fds equal the CPU backend’s frames, byte for byte', async (format) => {
     const pipeline = `videotestsrc pattern=smpte num-buffers=6 ! video/x-raw,format=${format},width=318,height=178`;
-    const reference = await cpuFrames(pipeline, 6);
+    const reference = await cpuFrames(new FrameSource({ pipeline }), 6);
     const source = new FrameSource({ pipeline, ...DMABUF });
     let n = 0;
     for await (const frame of source) {
@@ -171,7 +161,7 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
 
   it('copies frames of an element that ignores the pool into dma-bufs, counted', async () => {
     const pipeline = 'videotestsrc num-buffers=5 ! video/x-raw,format=RGBA,width=160,height=90';
-    const reference = await cpuFrames(pipeline, 5);
+    const reference = await cpuFrames(new FrameSource({ pipeline }), 5);
     const source = new FrameSource({ pipeline: `${pipeline} ! identity drop-allocation=true`, ...DMABUF });
     let n = 0;
     for await (const frame of source) {

@@ -118,3 +118,14 @@ export function within<T>(ms: number, promise: Promise<T>, what: string): Promis
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** The visible bytes of the first `n` frames `source` delivers (then it is closed), for comparisons. */
+export async function cpuFrames(source: FrameSource, n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const f of source) {
+    out.push(visibleBytes(f.data, f.format, f.width, f.height, f.layout));
+    if (out.length === n) break;
+  }
+  await source.close();
+  return out;
+}

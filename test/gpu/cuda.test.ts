@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../../lib/index';
-import { planeGeometry, tempDir, visibleBytes } from '../helpers';
+import { cpuFrames, planeGeometry, tempDir, visibleBytes } from '../helpers';
 import { makeMp4 } from '../media';
 
 const HW = process.env.FRAME_SOURCE_TEST_CUDA === '1';
@@ -20,17 +20,6 @@ if (!HW) {
   );
 }
 const hw = HW ? describe : describe.skip;
-
-async function cpuFrames(pipeline: string, n: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const source = new FrameSource({ pipeline });
-  for await (const f of source) {
-    out.push(visibleBytes(f.data, f.format, f.width, f.height, f.layout));
-    if (out.length === n) break;
-  }
-  await source.close();
-  return out;
-}
 
 /** The device layout must hold the frame the caps describe: pitches at least a row, planes apart. */
 function expectLayoutFitsCaps(frame: Frame): void {
@@ -63,7 +52,7 @@ hw('cuda frames on an NVIDIA GPU', () => {
     'cudaupload: %s frames made in system memory; downloaded bytes equal the cpu frames; layout fits the caps',
     async (format) => {
       const pipeline = `videotestsrc pattern=smpte num-buffers=5 ! video/x-raw,format=${format},width=318,height=178`;
-      const reference = await cpuFrames(pipeline, 5);
+      const reference = await cpuFrames(new FrameSource({ pipeline }), 5);
       const source = new FrameSource({ pipeline, backend: 'cuda', cudaDevice: DEVICE });
       const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
       let n = 0;
@@ -86,7 +75,10 @@ hw('cuda frames on an NVIDIA GPU', () => {
     try {
       const clip = process.env.FRAME_SOURCE_TEST_H264 ?? makeMp4(dir);
       const demux = `filesrc location=${clip} ! qtdemux ! h264parse`;
-      const reference = await cpuFrames(`${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12`, 10);
+      const reference = await cpuFrames(
+        new FrameSource({ pipeline: `${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12` }),
+        10,
+      );
       const source = new FrameSource({ pipeline: `${demux} ! nvh264dec`, backend: 'cuda', cudaDevice: DEVICE });
       let n = 0;
       for await (const frame of source) {
