@@ -111,3 +111,13 @@ it('uses the built-in test source when given no options', async () => {
   expect(source.state).toBe('closed');
   expect(source.stats.zeroCopyFrames).toBeGreaterThanOrEqual(5);
 });
+
+it("a CPU frame's download() is its data (no copy, nothing counted), and rejects after release", async () => {
+  const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=2 ! video/x-raw,format=RGBA,width=64,height=48' });
+  const frame = (await source.read())!;
+  expect(await frame.download()).toBe(frame.data);
+  expect(source.stats.downloadedFrames).toBe(0);
+  frame.release();
+  await expect(frame.download()).rejects.toMatchObject({ code: 'ERR_FRAME_RELEASED' });
+  await source.close();
+});
