@@ -914,24 +914,28 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         return target;
       };
     }
-    const frame = Frame.create(
-      session.release,
-      item.id,
+    const frame = Frame.create({
+      release: session.release,
+      id: item.id,
       data,
-      format,
+      videoFormat: format,
       // A cuda frame's planes are where its device memory has them (pitched), also in download().
-      cuda ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })) : item.layout ? layoutFromPairs(item.layout) : format.layout,
-      this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
-      item.duration >= 0 ? item.duration : null,
-      item.sequence,
-      item.copied,
-      reader.kept,
-      this.options.backend,
+      layout: cuda
+        ? cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride }))
+        : item.layout
+          ? layoutFromPairs(item.layout)
+          : format.layout,
+      timestamp: this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
+      duration: item.duration >= 0 ? item.duration : null,
+      sequence: item.sequence,
+      copied: item.copied,
+      kept: reader.kept,
+      backend: this.options.backend,
       dmabuf,
-      download,
       cuda,
-      item.discont === true,
-    );
+      download,
+      discontinuity: item.discont === true,
+    });
     if (item.position >= 0) {
       this.#position = item.position;
       this.#nextPosition = item.position + (frame.duration ?? 0);

@@ -12,23 +12,26 @@ const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('nodej
 /** @internal how a frame gives its slot back. */
 export type ReleaseFn = (frame: Frame) => void;
 
-type FrameArgs = [
-  release: ReleaseFn,
-  id: number,
-  data: Uint8Array | null,
-  videoFormat: VideoFormat,
-  layout: readonly PlaneLayout[],
-  timestamp: number | null,
-  duration: number | null,
-  sequence: number,
-  copied: boolean,
-  kept: boolean,
-  backend?: BackendName,
-  dmabuf?: DmabufDescriptor | null,
-  download?: () => Promise<Uint8Array>,
-  cuda?: CudaDescriptor | null,
-  discontinuity?: boolean,
-];
+/** @internal what FrameSource makes a frame of (Frame.create). */
+export interface FrameInit {
+  release: ReleaseFn;
+  id: number;
+  /** null for a GPU backend's frame (it has handles instead). */
+  data: Uint8Array | null;
+  videoFormat: VideoFormat;
+  layout: readonly PlaneLayout[];
+  timestamp: number | null;
+  duration: number | null;
+  sequence: number;
+  copied: boolean;
+  kept: boolean;
+  backend?: BackendName;
+  dmabuf?: DmabufDescriptor | null;
+  cuda?: CudaDescriptor | null;
+  /** How a GPU frame's bytes are copied to CPU memory; a CPU frame's are its data. */
+  download?: (() => Promise<Uint8Array>) | null;
+  discontinuity?: boolean;
+}
 
 /**
  * One video frame, as a view on the slot GStreamer wrote it into: nothing was copied to make it.
@@ -73,33 +76,29 @@ export class Frame {
   #released = false;
 
   /** @internal frames are made by FrameSource only (Frame.create). */
-  static create(...args: FrameArgs): Frame {
-    // The spread hides which argument is which from the rule: `download` returns a promise on purpose.
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises
-    return new Frame(...args);
+  static create(init: FrameInit): Frame {
+    return new Frame(init);
   }
 
-  private constructor(...args: FrameArgs) {
-    const [release, id, data, videoFormat, layout, timestamp, duration, sequence, copied, kept] = args;
-    const [, , , , , , , , , , backend = 'cpu', dmabuf = null, download = null, cuda = null] = args;
-    this.#release = release;
-    this.id = id;
-    this.#data = data;
-    this.videoFormat = videoFormat;
-    this.format = videoFormat.format;
-    this.width = videoFormat.width;
-    this.height = videoFormat.height;
-    this.layout = layout;
-    this.timestamp = timestamp;
-    this.duration = duration;
-    this.sequence = sequence;
-    this.copied = copied;
-    this.discontinuity = args[14] ?? false;
-    this.#kept = kept;
-    this.backend = backend;
-    this.#dmabuf = dmabuf;
-    this.#cuda = cuda;
-    this.#download = download;
+  private constructor(init: FrameInit) {
+    this.#release = init.release;
+    this.id = init.id;
+    this.#data = init.data;
+    this.videoFormat = init.videoFormat;
+    this.format = init.videoFormat.format;
+    this.width = init.videoFormat.width;
+    this.height = init.videoFormat.height;
+    this.layout = init.layout;
+    this.timestamp = init.timestamp;
+    this.duration = init.duration;
+    this.sequence = init.sequence;
+    this.copied = init.copied;
+    this.discontinuity = init.discontinuity ?? false;
+    this.#kept = init.kept;
+    this.backend = init.backend ?? 'cpu';
+    this.#dmabuf = init.dmabuf ?? null;
+    this.#cuda = init.cuda ?? null;
+    this.#download = init.download ?? null;
   }
 
   #checkHeld(): void {

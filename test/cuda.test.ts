@@ -215,25 +215,24 @@ describe('the JS side of CUDA frames', () => {
     const released: number[] = [];
     const bytes = new Uint8Array(320 * 240 * 1.5);
     let downloads = 0;
-    const frame = Frame.create(
-      (f) => released.push(f.id),
-      9,
-      null,
-      format,
-      [],
-      0,
-      null,
-      0,
-      false,
-      false,
-      'cuda',
-      null,
-      () => {
+    const frame = Frame.create({
+      release: (f) => released.push(f.id),
+      id: 9,
+      data: null,
+      videoFormat: format,
+      layout: [],
+      timestamp: 0,
+      duration: null,
+      sequence: 0,
+      copied: false,
+      kept: false,
+      backend: 'cuda',
+      download: () => {
         downloads++;
         return Promise.resolve(bytes);
       },
-      cudaDescriptor(handles),
-    );
+      cuda: cudaDescriptor(handles),
+    });
     expect(frame.backend).toBe('cuda');
     expect(frame.dmabuf).toBeNull();
     expect(frame.cuda!.pointer).toBe(0x7f0012340000n);
