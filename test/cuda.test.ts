@@ -6,6 +6,7 @@
 // IPC handle) and that its bytes download correctly. Those checks need a GPU: test/gpu/cuda.test.ts,
 // run by `npm run test:gpu`.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
@@ -130,6 +131,23 @@ describe('with a libcuda.so.1 that is present but cannot be used (fake library, 
     // gstreamer1.0-plugins-bad is installed here, and its nvcodec registered no element.
     expect(r.probe.cuda.reason).toMatch(/nvcodec plugin registered no CUDA element.*libnvcuvid\.so\.1.*registry/);
     expectFallbacks(r, /nvcodec/);
+  });
+
+  it('examples/cuda-ipc/child.py hands the driver the whole 64-byte handle, zero bytes included', () => {
+    // The fake's cuIpcOpenMemHandle "maps" the handle's bytes four times over: the child's digest of
+    // two 64-byte rows is that of the handle twice only if every byte reached the driver.
+    const handle = Buffer.alloc(64);
+    handle.write('503e622400000000b00100000000000001', 'hex');
+    handle[63] = 0x7f;
+    const request = { handle: handle.toString('hex'), planes: [{ offset: 64, stride: 128, rows: 2, rowBytes: 64 }] };
+    const out = execFileSync('python3', [path.join(ROOT, 'examples/cuda-ipc/child.py'), '0'], {
+      input: `${JSON.stringify(request)}\n`,
+      env: { ...process.env, FAKE_LIBCUDA: 'one-device', LD_LIBRARY_PATH: path.join(dir, 'full') },
+      encoding: 'utf8',
+    });
+    const answer = JSON.parse(out.trim());
+    expect(answer.error).toBeUndefined();
+    expect(answer.sha256).toBe(createHash('sha256').update(handle).update(handle).digest('hex'));
   });
 
   it('a libcuda.so.1 without cuIpcGetMemHandle is refused by name', async () => {

@@ -37,8 +37,13 @@ CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1
 for line in sys.stdin:
     request = json.loads(line)
     try:
+        raw = bytes.fromhex(request["handle"])
+        if len(raw) != ctypes.sizeof(IpcMemHandle):
+            raise ValueError(f"an IPC handle has 64 bytes, not {len(raw)}")
+        # memmove, not `handle.reserved = raw`: assigning bytes to a c_char array stops at the
+        # first zero byte, and handles have many.
         handle = IpcMemHandle()
-        handle.reserved = bytes.fromhex(request["handle"])
+        ctypes.memmove(ctypes.addressof(handle), raw, len(raw))
         pointer = ctypes.c_uint64()
         check(open_handle(ctypes.byref(pointer), handle, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS), "cuIpcOpenMemHandle")
         try:
