@@ -2,14 +2,18 @@
 // Skipped unless FRAME_SOURCE_TEST_CUDA=1 (`npm run test:gpu` sets it when FrameSource.backends()
 // says cuda is available). FRAME_SOURCE_TEST_CUDA_DEVICE picks the GPU (default 0);
 // FRAME_SOURCE_TEST_H264 names an H.264 MP4 to decode (default: one made with ffmpeg's libx264).
+// FRAME_SOURCE_TEST_H264_NV12 names its first frames decoded elsewhere, as tightly packed NV12 (for a
+// machine without gst-libav: scripts/gpu-bundle.sh writes both files, with even width and height).
+// FRAME_SOURCE_TEST_COUNTER_H264 names test/playback-media.ts's counter clip (default: made with ffmpeg).
 // FRAME_SOURCE_TEST_CUDA_SOAK=1 adds the 10,000-frame memory check (needs python3 for cuMemGetInfo).
 // The IPC check is examples/cuda-ipc/, which `npm run test:gpu` runs as a check of its own.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../../lib/index';
 import { cpuFrames, planeGeometry, tempDir, visibleBytes } from '../helpers';
 import { makeMp4 } from '../media';
+import { GOP, HEIGHT, WIDTH, frameTime, makeCounterMp4 } from '../playback-media';
 
 const HW = process.env.FRAME_SOURCE_TEST_CUDA === '1';
 const SOAK = process.env.FRAME_SOURCE_TEST_CUDA_SOAK === '1';
@@ -75,20 +79,24 @@ hw('cuda frames on an NVIDIA GPU', () => {
     try {
       const clip = process.env.FRAME_SOURCE_TEST_H264 ?? makeMp4(dir);
       const demux = `filesrc location=${clip} ! qtdemux ! h264parse`;
-      const reference = await cpuFrames(
-        new FrameSource({ pipeline: `${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12` }),
-        10,
-      );
+      const packed = process.env.FRAME_SOURCE_TEST_H264_NV12 ? readFileSync(process.env.FRAME_SOURCE_TEST_H264_NV12) : undefined;
+      const count = 10;
+      const reference = packed
+        ? []
+        : await cpuFrames(new FrameSource({ pipeline: `${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12` }), count);
       const source = new FrameSource({ pipeline: `${demux} ! nvh264dec`, backend: 'cuda', cudaDevice: DEVICE });
       let n = 0;
       for await (const frame of source) {
         expect(frame.format).toBe('NV12');
         expectLayoutFitsCaps(frame);
         const bytes = await frame.download();
-        expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(reference[n]!)).toBe(true);
-        if (++n === reference.length) break;
+        const size = frame.width * frame.height * 1.5;
+        const want = packed ? packed.subarray(n * size, (n + 1) * size) : reference[n]!;
+        expect(want.length).toBe(size);
+        expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(want)).toBe(true);
+        if (++n === count) break;
       }
-      expect(n).toBe(reference.length);
+      expect(n).toBe(count);
       expect(source.stats.copiedFrames).toBe(0);
       await source.close();
 
@@ -100,6 +108,51 @@ hw('cuda frames on an NVIDIA GPU', () => {
       frame.release();
       await auto.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('seeks on nvh264dec frames: keyframe and accurate seeks land on the frame asked for; a frame held across them keeps its bytes', async () => {
+    const dir = tempDir();
+    const source = new FrameSource({
+      uri: `file://${process.env.FRAME_SOURCE_TEST_COUNTER_H264 ?? makeCounterMp4(dir)}`,
+      decoder: 'hardware',
+      backend: 'cuda',
+      cudaDevice: DEVICE,
+    });
+    try {
+      // The counter burned into the picture (test/playback-media.ts), read from the downloaded luma.
+      const counter = async (frame: Frame): Promise<number> => {
+        const bytes = await frame.download();
+        const { offset, stride } = frame.layout[0]!;
+        return Math.round((bytes[offset + stride * (HEIGHT >> 1) + (WIDTH >> 1)]! - 16) / 3);
+      };
+      const first = (await source.read())!;
+      expect(first.backend).toBe('cuda');
+      expect(await counter(first)).toBe(0);
+      const before = Buffer.from(await first.download());
+
+      await source.seek(frameTime(2 * GOP + 5));
+      const landed = (await source.read())!;
+      expect(landed.discontinuity).toBe(true);
+      expect(await counter(landed)).toBe(2 * GOP);
+      landed.release();
+
+      for (const target of [4 * GOP + 3, GOP + 7]) {
+        await source.seek(frameTime(target) + 1000, { accurate: true });
+        const exact = (await source.read())!;
+        expect(exact.backend).toBe('cuda');
+        expect(await counter(exact)).toBe(target);
+        const next = (await source.read())!;
+        expect(await counter(next)).toBe(target + 1);
+        exact.release();
+        next.release();
+      }
+      expect(Buffer.from(await first.download()).equals(before)).toBe(true);
+      first.release();
+      expect(source.stats.copiedFrames).toBe(0);
+    } finally {
+      await source.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
