@@ -7,9 +7,9 @@
 #                                       DIR (about 40 MB, compressed) with Node, the GStreamer libraries
 #                                       and plugins test:gpu needs (their whole library closure, glibc
 #                                       and libstdc++ aside), the node_modules jest needs, the built
-#                                       addon and dist/, an H.264 clip with its first frames decoded
-#                                       here (NV12), the playback tests' counter clip, and
-#                                       test/gpu/egl-import.c built.
+#                                       addon and dist/, the clips test/gpu/cuda.test.ts decodes
+#                                       (scripts/gpu-clips.mjs: H.264, H.265, VP9 with frames decoded
+#                                       here, a counter clip), and test/gpu/egl-import.c built.
 #   sh scripts/gpu-bundle.sh run DIR [test:gpu arguments]
 #                                       there, in a copy of this repo: unpacks DIR and runs
 #                                       scripts/test-gpu.mjs with the bundle's libraries and plugins.
@@ -23,7 +23,7 @@ dir=${2:?usage: gpu-bundle.sh make|run|exec DIR}
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
 multiarch=x86_64-linux-gnu
-plugins="coreelements videotestsrc videoconvertscale app typefindfunctions isomp4 videoparsersbad playback videorate nvcodec png multifile"
+plugins="coreelements videotestsrc videoconvertscale app typefindfunctions isomp4 videoparsersbad playback videorate nvcodec png multifile matroska"
 
 case $cmd in
 make)
@@ -74,13 +74,8 @@ for (const d of [...seen].sort()) console.log(path.relative(root, d));
 EOF
   tar -C "$root" -cJf "$dir/modules.tar.xz" -T "$stage/modules"
   tar -C "$root" -cJf "$dir/app.tar.xz" dist build/Release/frame_source.node
-  # An H.264 clip and its first 10 frames decoded here by avdec_h264 (the bundle has no gst-libav).
-  ffmpeg -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=30 -frames:v 10 -c:v libx264 -pix_fmt yuv420p "$dir/h264.mp4"
-  gst-launch-1.0 -q filesrc location="$dir/h264.mp4" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert \
-    ! video/x-raw,format=NV12 ! filesink location="$dir/h264.nv12"
-  # test/playback-media.ts's counter clip (makeCounterMp4: luma 16 + 3n in frame n, keyframe every 10).
-  ffmpeg -loglevel error -y -f lavfi -i "color=c=gray:size=160x120:rate=30,format=yuv420p,geq=lum='16+N*3':cb=128:cr=128" \
-    -frames:v 60 -g 10 -keyint_min 10 -sc_threshold 0 -c:v libx264 -pix_fmt yuv420p "$dir/counter.mp4"
+  # The clips test/gpu/cuda.test.ts decodes, with reference frames decoded here (no gst-libav there).
+  node "$root/scripts/gpu-clips.mjs" "$dir/clips"
   ${CC:-cc} -std=c11 -O1 -Wall -o "$dir/egl-import" "$root/test/gpu/egl-import.c" -ldl
   du -sh "$dir"
   ;;
@@ -105,8 +100,7 @@ run | exec)
   export LD_LIBRARY_PATH="$work/gst/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export GST_PLUGIN_SYSTEM_PATH="$work/gst/plugins" GST_PLUGIN_PATH="" GST_PLUGIN_SCANNER="$work/gst/gst-plugin-scanner"
   export GST_REGISTRY="$work/registry.bin"
-  export FRAME_SOURCE_TEST_H264="$dir/h264.mp4" FRAME_SOURCE_TEST_H264_NV12="$dir/h264.nv12"
-  export FRAME_SOURCE_TEST_COUNTER_H264="$dir/counter.mp4"
+  export FRAME_SOURCE_TEST_CLIPS="$dir/clips"
   export FRAME_SOURCE_TEST_EGL_IMPORT="$dir/egl-import"
   # The NVIDIA driver's EGL vendor file, where the bundle's libglvnd would not look for it.
   for f in /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json /usr/share/glvnd/egl_vendor.d/10_nvidia.json; do

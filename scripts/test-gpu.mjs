@@ -219,18 +219,21 @@ await check(
   },
 );
 await check(
-  "cuda: nvh264dec frames downloaded = avdec_h264's, 'auto' picks cuda for a uri, seeks land on the frame asked for",
+  "cuda: H.264/H.265/VP9 through nvh264dec/nvh265dec/nvvp9dec = the software decoders' bytes, 'auto' picks cuda, seeks land on the frame asked for",
   async () => {
     await cudaProbe();
-    if (!(process.env.FRAME_SOURCE_TEST_H264 && process.env.FRAME_SOURCE_TEST_COUNTER_H264) && !have('ffmpeg'))
-      skip('no ffmpeg to make the H.264 clips: run scripts/gpu-bundle.sh, which makes them elsewhere');
-    await jest(['test/gpu/cuda.test.ts'], 'nvh264dec', cudaEnv);
+    if (!process.env.FRAME_SOURCE_TEST_CLIPS && !have('ffmpeg'))
+      skip(
+        'no ffmpeg to make the clips: make them elsewhere with scripts/gpu-clips.mjs and set FRAME_SOURCE_TEST_CLIPS (scripts/gpu-bundle.sh does)',
+      );
+    await jest(['test/gpu/cuda.test.ts'], 'through nv|picks cuda|seeks on', cudaEnv);
   },
 );
-await check('cuda: 10,000 frames at flat GPU memory (cuMemGetInfo) and RSS', async () => {
+await check('cuda: 10,000 frames, and 200 random seeks holding frames, at flat GPU memory (cuMemGetInfo) and RSS', async () => {
   await cudaProbe();
   if (!have('python3')) skip('no python3 (cuMemGetInfo is read by test/gpu/cuda_meminfo.py with ctypes)');
-  await jest(['test/gpu/cuda.test.ts'], '10,000 frames', { ...cudaEnv, FRAME_SOURCE_TEST_CUDA_SOAK: '1' });
+  if (!process.env.FRAME_SOURCE_TEST_CLIPS && !have('ffmpeg')) skip('no ffmpeg to make the counter clip (see FRAME_SOURCE_TEST_CLIPS)');
+  await jest(['test/gpu/cuda.test.ts'], '10,000 frames|random seeks', { ...cudaEnv, FRAME_SOURCE_TEST_CUDA_SOAK: '1' });
 });
 await check('cuda: IPC handle opened by a second process (examples/cuda-ipc), bytes = download()', async () => {
   await cudaProbe();

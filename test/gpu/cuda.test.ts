@@ -1,19 +1,17 @@
 // Hardware checks of the cuda backend: they need an NVIDIA GPU, its driver, and GStreamer's nvcodec.
 // Skipped unless FRAME_SOURCE_TEST_CUDA=1 (`npm run test:gpu` sets it when FrameSource.backends()
 // says cuda is available). FRAME_SOURCE_TEST_CUDA_DEVICE picks the GPU (default 0);
-// FRAME_SOURCE_TEST_H264 names an H.264 MP4 to decode (default: one made with ffmpeg's libx264).
-// FRAME_SOURCE_TEST_H264_NV12 names its first frames decoded elsewhere, as tightly packed NV12 (for a
-// machine without gst-libav: scripts/gpu-bundle.sh writes both files, with even width and height).
-// FRAME_SOURCE_TEST_COUNTER_H264 names test/playback-media.ts's counter clip (default: made with ffmpeg).
+// FRAME_SOURCE_TEST_CLIPS names a folder of clips and reference frames made by scripts/gpu-clips.mjs
+// on another machine (for one without ffmpeg or GStreamer's software decoders); without it they are
+// made here, in a temporary folder.
 // FRAME_SOURCE_TEST_CUDA_SOAK=1 adds the 10,000-frame memory check (needs python3 for cuMemGetInfo).
 // The IPC check is examples/cuda-ipc/, which `npm run test:gpu` runs as a check of its own.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../../lib/index';
-import { cpuFrames, planeGeometry, tempDir, visibleBytes } from '../helpers';
-import { makeMp4 } from '../media';
-import { GOP, HEIGHT, WIDTH, frameTime, makeCounterMp4 } from '../playback-media';
+import { ROOT, cpuFrames, planeGeometry, tempDir, visibleBytes } from '../helpers';
+import { GOP, HEIGHT, WIDTH, frameTime } from '../playback-media';
 
 const HW = process.env.FRAME_SOURCE_TEST_CUDA === '1';
 const SOAK = process.env.FRAME_SOURCE_TEST_CUDA_SOAK === '1';
@@ -24,6 +22,19 @@ if (!HW) {
   );
 }
 const hw = HW ? describe : describe.skip;
+
+let clips = process.env.FRAME_SOURCE_TEST_CLIPS ?? '';
+let madeClips = '';
+if (HW) {
+  beforeAll(() => {
+    if (clips) return;
+    clips = madeClips = tempDir('frame-source-gpu-clips-');
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts/gpu-clips.mjs'), clips], { stdio: 'inherit' });
+  }, 120_000);
+  afterAll(() => {
+    if (madeClips) rmSync(madeClips, { recursive: true, force: true });
+  });
+}
 
 /** The device layout must hold the frame the caps describe: pitches at least a row, planes apart. */
 function expectLayoutFitsCaps(frame: Frame): void {
@@ -40,6 +51,13 @@ function expectLayoutFitsCaps(frame: Frame): void {
     if (i > 0) expect(p.offset).toBeGreaterThanOrEqual(cuda.planes[i - 1]!.offset + cuda.planes[i - 1]!.stride * geometry[i - 1]!.rows);
   });
   expect(frame.layout).toEqual(cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })));
+}
+
+/** The counter burned into a counter clip's picture (test/playback-media.ts), from the downloaded luma. */
+async function counter(frame: Frame): Promise<number> {
+  const bytes = await frame.download();
+  const { offset, stride } = frame.layout[0]!;
+  return Math.round((bytes[offset + stride * (HEIGHT >> 1) + (WIDTH >> 1)]! - 16) / 3);
 }
 
 function rss(): number {
@@ -74,59 +92,55 @@ hw('cuda frames on an NVIDIA GPU', () => {
     },
   );
 
-  it("nvh264dec: the decoder's CUDA memory, passed through; bytes equal avdec_h264's, and 'auto' picks cuda for a uri", async () => {
-    const dir = tempDir();
-    try {
-      const clip = process.env.FRAME_SOURCE_TEST_H264 ?? makeMp4(dir);
-      const demux = `filesrc location=${clip} ! qtdemux ! h264parse`;
-      const packed = process.env.FRAME_SOURCE_TEST_H264_NV12 ? readFileSync(process.env.FRAME_SOURCE_TEST_H264_NV12) : undefined;
-      const count = 10;
-      const reference = packed
-        ? []
-        : await cpuFrames(new FrameSource({ pipeline: `${demux} ! avdec_h264 ! videoconvert ! video/x-raw,format=NV12` }), count);
-      const source = new FrameSource({ pipeline: `${demux} ! nvh264dec`, backend: 'cuda', cudaDevice: DEVICE });
-      let n = 0;
-      for await (const frame of source) {
-        expect(frame.format).toBe('NV12');
-        expectLayoutFitsCaps(frame);
-        const bytes = await frame.download();
-        const size = frame.width * frame.height * 1.5;
-        const want = packed ? packed.subarray(n * size, (n + 1) * size) : reference[n]!;
-        expect(want.length).toBe(size);
-        expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(want)).toBe(true);
-        if (++n === count) break;
-      }
-      expect(n).toBe(count);
-      expect(source.stats.copiedFrames).toBe(0);
-      await source.close();
-
-      const auto = new FrameSource({ uri: `file://${clip}`, decoder: 'hardware', backend: 'auto', cudaDevice: DEVICE });
-      const f = new Promise<VideoFormat>((r) => auto.once('format', r));
-      const frame = (await auto.read())!;
-      expect(frame.backend).toBe('cuda');
-      expect((await f).decoder).toMatch(/^nv/);
-      frame.release();
-      await auto.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  it.each([
+    ['h264.mp4', 'nvh264dec'],
+    ['h265.mp4', 'nvh265dec'],
+    ['vp9.webm', 'nvvp9dec'],
+  ])("%s through %s: the decoder's CUDA memory, passed through; bytes equal the software decoder's", async (name, decoder) => {
+    const clip = path.join(clips, name);
+    const packed = readFileSync(`${clip}.nv12`);
+    const source = new FrameSource({ uri: `file://${clip}`, decoder: 'hardware', backend: 'cuda', cudaDevice: DEVICE });
+    const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
+    let n = 0;
+    for await (const frame of source) {
+      expect(frame.format).toBe('NV12');
+      expectLayoutFitsCaps(frame);
+      const bytes = await frame.download();
+      const size = frame.width * frame.height * 1.5;
+      const want = packed.subarray(n * size, (n + 1) * size);
+      expect(want.length).toBe(size);
+      expect(visibleBytes(bytes, frame.format, frame.width, frame.height, frame.layout).equals(want)).toBe(true);
+      if (++n === 10) break;
     }
+    expect(n).toBe(10);
+    expect((await formatEvent).decoder).toBe(decoder);
+    expect(source.stats.copiedFrames).toBe(0);
+    await source.close();
+  });
+
+  it("'auto' picks cuda for a uri NVIDIA's decoders can decode", async () => {
+    const auto = new FrameSource({
+      uri: `file://${path.join(clips, 'h264.mp4')}`,
+      decoder: 'hardware',
+      backend: 'auto',
+      cudaDevice: DEVICE,
+    });
+    const f = new Promise<VideoFormat>((r) => auto.once('format', r));
+    const frame = (await auto.read())!;
+    expect(frame.backend).toBe('cuda');
+    expect((await f).decoder).toMatch(/^nv/);
+    frame.release();
+    await auto.close();
   });
 
   it('seeks on nvh264dec frames: keyframe and accurate seeks land on the frame asked for; a frame held across them keeps its bytes', async () => {
-    const dir = tempDir();
     const source = new FrameSource({
-      uri: `file://${process.env.FRAME_SOURCE_TEST_COUNTER_H264 ?? makeCounterMp4(dir)}`,
+      uri: `file://${path.join(clips, 'counter.mp4')}`,
       decoder: 'hardware',
       backend: 'cuda',
       cudaDevice: DEVICE,
     });
     try {
-      // The counter burned into the picture (test/playback-media.ts), read from the downloaded luma.
-      const counter = async (frame: Frame): Promise<number> => {
-        const bytes = await frame.download();
-        const { offset, stride } = frame.layout[0]!;
-        return Math.round((bytes[offset + stride * (HEIGHT >> 1) + (WIDTH >> 1)]! - 16) / 3);
-      };
       const first = (await source.read())!;
       expect(first.backend).toBe('cuda');
       expect(await counter(first)).toBe(0);
@@ -153,7 +167,6 @@ hw('cuda frames on an NVIDIA GPU', () => {
       expect(source.stats.copiedFrames).toBe(0);
     } finally {
       await source.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -203,5 +216,43 @@ hw('cuda frames on an NVIDIA GPU', () => {
       await source.close();
     },
     300000,
+  );
+
+  (SOAK ? it : it.skip)(
+    '200 random seeks (keyframe and accurate) holding frames, then close: each lands right, held frames keep their bytes, GPU memory comes back',
+    async () => {
+      const free0 = gpuFree();
+      let seed = 7;
+      const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      for (let round = 0; round < 4; round++) {
+        const source = new FrameSource({
+          uri: `file://${path.join(clips, 'counter.mp4')}`,
+          decoder: 'hardware',
+          backend: 'cuda',
+          cudaDevice: DEVICE,
+        });
+        const held: Array<{ frame: Frame; bytes: Buffer }> = [];
+        try {
+          for (let i = 0; i < 50; i++) {
+            const target = Math.floor(random() * 58);
+            const accurate = random() < 0.5;
+            await source.seek(frameTime(target) + 1000, { accurate });
+            const frame = await source.read();
+            if (!frame) throw new Error(`no frame after seeking to ${target}`);
+            expect(await counter(frame)).toBe(accurate ? target : target - (target % GOP));
+            if (held.length < 3 && random() < 0.3) held.push({ frame, bytes: Buffer.from(await frame.download()) });
+            else frame.release();
+          }
+        } finally {
+          await source.close();
+        }
+        for (const { frame, bytes } of held) {
+          expect(Buffer.from(await frame.download()).equals(bytes)).toBe(true);
+          frame.release();
+        }
+      }
+      expect(free0 - gpuFree()).toBeLessThan(32 * 1024 * 1024);
+    },
+    120000,
   );
 });
