@@ -2,7 +2,8 @@
 // size for every variant, on a log scale so that the floor and frame-source stay apart next to
 // appsink-copy; (bottom) what each frame-source variant adds over the floor, in ms per frame, on a
 // linear scale: a flat line is an overhead independent of resolution. Below them, bars for the
-// decode and many-streams suites (CPU × their floor) and the live latency suite (p50/p99/max).
+// decode and many-streams suites (CPU × their floor), the live latency suite (p50/p99/max) and the
+// gpu suite (CPU × its floor).
 const COLORS = {
   floor: '#444444',
   'zero-copy': '#1f77b4',
@@ -198,6 +199,18 @@ export function renderChart(result) {
       unit: 'ms',
     });
   }
+  const gpu = result.rows.filter((r) => r.suite === 'gpu');
+  if (gpu.length > 0)
+    right += bars(out, {
+      ox: W,
+      oy: y + right,
+      W,
+      title: 'NVIDIA decoders, 1080p: CPU × the gst-launch floor',
+      rows: gpu,
+      label: (r) => `${r.codec} ${r.output} ${r.variant}`,
+      series: ratio,
+      unit: '× floor',
+    });
   y += Math.max(left, right) + 24;
   const height = y;
   out.push(

@@ -11,14 +11,21 @@
 //   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
 //   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one,
 //              and the machine's wake floor (a native thread waking JS at 30 Hz, no GStreamer)
+//   gpu        H.264 and H.265 1080p files decoded by NVIDIA's decoders (nvh264dec, nvh265dec) through
+//              `uri`, frames as CUDA memory (backend 'cuda') and in system memory (backend 'cpu'),
+//              each against gst-launch with the same decoder and output; skipped, saying why, where
+//              the cuda backend is unavailable
 //
-//   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency]
+//   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu]
 //                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
 //                      [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
+//                      [--media DIR] [--prepare]
+//   --media keeps the encoded files in DIR (made there when missing); --prepare only makes them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { renderChart } from './chart.mjs';
@@ -26,7 +33,7 @@ import { renderChart } from './chart.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
 
-const SUITES = ['synthetic', 'decode', 'streams', 'latency'];
+const SUITES = ['synthetic', 'decode', 'streams', 'latency', 'gpu'];
 const SIZES = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160] };
 // Frames per run: enough for about a second of GStreamer's own CPU, so per-frame figures are not
 // dominated by timer resolution or by one slow frame.
@@ -57,6 +64,36 @@ const CODECS = {
     floor: (f) => `filesrc location=${f} ! matroskademux ! vp9dec ! video/x-raw,format=I420`,
   },
 };
+// The gpu suite's files; each is decoded to CUDA memory and to system memory (NV12).
+const GPU_CODECS = {
+  h264: {
+    file: 'h264-1080p.mp4',
+    decoder: 'nvh264dec',
+    // A high CRF keeps 2,000 1080p frames small; the decoder works on the GPU either way.
+    encode: [...CODECS.h264.encode, '-crf', '36'],
+    floor: (f, caps) => `filesrc location=${f} ! qtdemux ! h264parse ! nvh264dec ! ${caps}`,
+  },
+  h265: {
+    file: 'h265-1080p.mp4',
+    decoder: 'nvh265dec',
+    encode: [
+      '-c:v',
+      'libx265',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '36',
+      '-x265-params',
+      'log-level=error',
+      '-tag:v',
+      'hvc1',
+      '-pix_fmt',
+      'yuv420p',
+    ],
+    floor: (f, caps) => `filesrc location=${f} ! qtdemux ! h265parse ! nvh265dec ! ${caps}`,
+  },
+};
+const GPU_OUTPUTS = { cuda: 'video/x-raw(memory:CUDAMemory)', cpu: 'video/x-raw,format=NV12' };
 const STREAMS = 8;
 
 let args;
@@ -71,6 +108,8 @@ try {
       formats: { type: 'string' },
       variants: { type: 'string' },
       out: { type: 'string' },
+      media: { type: 'string' },
+      prepare: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -81,7 +120,7 @@ try {
 }
 if (args.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]',
+    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR] [--media DIR] [--prepare]',
   );
   process.exit(0);
 }
@@ -101,6 +140,9 @@ const framesFor = (size) => Number(args.frames ?? (args.quick ? Math.max(60, Mat
 const decodeFrames = args.quick ? 80 : 300;
 const streamFrames = args.quick ? 60 : 300;
 const liveFrames = args.quick ? 90 : 450;
+// NVDEC decodes 1080p many times faster than the CPU, and each run's CUDA start-up varies by tens of
+// ms: enough frames that the window's CPU outweighs that (the floor subtracts two whole runs).
+const gpuFrames = args.quick ? 120 : 2000;
 
 // --- prerequisites -----------------------------------------------------------------------------
 
@@ -123,40 +165,63 @@ if (!existsSync(path.join(root, 'dist', 'index.cjs'))) {
 const WARMUP = 20;
 
 const skipped = [];
+// The encoded files the suites need, named with their length (h264-1080p-300f.mp4), so that a
+// --media folder serves --quick and full runs. Each comes twice: N frames, and WARMUP frames for
+// the floor's start-up subtraction (same source and settings: the short one is the long one's start).
+const files = new Map(); // file name -> { encode, frames }
+const fileName = (name, frames) => name.replace(/(\.\w+)$/, `-${frames}f$1`);
+const needFile = (name, encode, frames) => {
+  for (const n of [frames, WARMUP]) files.set(fileName(name, n), { encode, frames: n });
+};
+if (suites.includes('decode')) for (const c of Object.values(CODECS)) needFile(c.file, c.encode, decodeFrames);
+// The gpu suite runs only where the cuda backend can (the prepare step makes its files anyway).
+if (suites.includes('gpu') && !args.prepare) {
+  const { FrameSource } = createRequire(import.meta.url)(path.join(root, 'dist', 'index.cjs'));
+  const cuda = (await FrameSource.backends()).find((b) => b.name === 'cuda');
+  if (!cuda.available) {
+    skipped.push(`gpu: the cuda backend is unavailable here (${cuda.reason})`);
+    console.error(`bench: SKIPPING the gpu suite: ${skipped.at(-1)}`);
+    suites.splice(suites.indexOf('gpu'), 1);
+  }
+}
+if (suites.includes('gpu')) for (const c of Object.values(GPU_CODECS)) needFile(c.file, c.encode, gpuFrames);
 let media = null;
-if (suites.includes('decode')) {
-  for (const tool of ['ffmpeg']) {
-    if (spawnSync(tool, ['-version']).status !== 0) {
-      console.error(`bench: the decode suite needs ${tool} (Debian: apt-get install ffmpeg)`);
-      process.exit(1);
-    }
+if (files.size > 0) {
+  if (args.media) {
+    media = path.resolve(args.media);
+    mkdirSync(media, { recursive: true });
+  } else {
+    media = mkdtempSync(path.join(os.tmpdir(), 'frame-source-bench-'));
+    process.on('exit', () => rmSync(media, { recursive: true, force: true }));
   }
-  // Each file twice: N frames, and WARMUP frames for the floor's start-up subtraction. Same
-  // source, same settings, so the short one is the long one's start.
-  media = mkdtempSync(path.join(os.tmpdir(), 'frame-source-bench-'));
-  process.on('exit', () => rmSync(media, { recursive: true, force: true }));
-  process.stderr.write(`bench: encoding ${Object.keys(CODECS).join(', ')} 1080p test files (${decodeFrames} frames) ...\n`);
-  for (const c of Object.values(CODECS)) {
-    for (const [frames, name] of [
-      [decodeFrames, c.file],
-      [WARMUP, `warmup-${c.file}`],
-    ]) {
-      execFileSync('nice', [
-        'ffmpeg',
-        '-loglevel',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=1920x1080:rate=30',
-        '-frames:v',
-        String(frames),
-        ...c.encode,
-        path.join(media, name),
-      ]);
-    }
+  const missing = [...files].filter(([name]) => !existsSync(path.join(media, name)));
+  if (missing.length > 0 && spawnSync('ffmpeg', ['-version']).status !== 0) {
+    console.error(
+      `bench: the ${suites.filter((x) => x === 'decode' || x === 'gpu').join(' and ')} suites need ffmpeg (Debian: apt-get install ffmpeg)`,
+    );
+    process.exit(1);
   }
+  if (missing.length > 0) process.stderr.write(`bench: encoding ${missing.length} test files (1080p) ...\n`);
+  for (const [name, { encode, frames }] of missing) {
+    execFileSync('nice', [
+      'ffmpeg',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1920x1080:rate=30',
+      '-frames:v',
+      String(frames),
+      ...encode,
+      path.join(media, name),
+    ]);
+  }
+}
+if (args.prepare) {
+  console.log(`bench: test files in ${media ?? '(none needed)'}`);
+  process.exit(0);
 }
 // node-av is a dev dependency whose install may have been skipped or failed: say so loudly, and
 // run the rest.
@@ -263,7 +328,7 @@ if (suites.includes('synthetic')) {
 }
 if (suites.includes('decode')) {
   for (const [codec, c] of Object.entries(CODECS)) {
-    const file = path.join(media, c.file);
+    const file = path.join(media, fileName(c.file, decodeFrames));
     work.push({
       suite: 'decode',
       key: `${codec} 1080p`,
@@ -272,7 +337,11 @@ if (suites.includes('decode')) {
       run: (variant) =>
         variant === 'floor'
           ? {
-              ...floorResult(gstLaunch(c.floor(file)), gstLaunch(c.floor(path.join(media, `warmup-${c.file}`))), decodeFrames - WARMUP),
+              ...floorResult(
+                gstLaunch(c.floor(file)),
+                gstLaunch(c.floor(path.join(media, fileName(c.file, WARMUP)))),
+                decodeFrames - WARMUP,
+              ),
               decoder: c.decoder,
             }
           : runNode({ suite: 'decode', variant, file, frames: decodeFrames }),
@@ -295,6 +364,30 @@ if (suites.includes('streams')) {
           )
         : runNode({ suite: 'streams', variant, description, frames: streamFrames, streams: STREAMS }),
   });
+}
+if (suites.includes('gpu')) {
+  for (const [codec, c] of Object.entries(GPU_CODECS)) {
+    const file = path.join(media, fileName(c.file, gpuFrames));
+    for (const [output, caps] of Object.entries(GPU_OUTPUTS)) {
+      work.push({
+        suite: 'gpu',
+        key: `${codec} 1080p ${output}`,
+        fields: { codec, size: '1080p', width: 1920, height: 1080, output, format: 'NV12', frames: gpuFrames },
+        variants: ['floor', 'frame-source'],
+        run: (variant) =>
+          variant === 'floor'
+            ? {
+                ...floorResult(
+                  gstLaunch(c.floor(file, caps)),
+                  gstLaunch(c.floor(path.join(media, fileName(c.file, WARMUP)), caps)),
+                  gpuFrames - WARMUP,
+                ),
+                decoder: c.decoder,
+              }
+            : runNode({ suite: 'gpu', variant, file, output, frames: gpuFrames }),
+      });
+    }
+  }
 }
 if (suites.includes('latency')) {
   const description = synthDescription('1080p', 'I420', liveFrames, true);
@@ -486,6 +579,23 @@ const TABLES = {
       ],
       2,
     ),
+  gpu: (rs) =>
+    markdown(
+      rs,
+      [
+        ['file', (r) => `${r.codec} ${r.size}`],
+        ['frames in', (r) => (r.output === 'cuda' ? 'CUDA memory' : 'system memory (NV12)')],
+        COL.variant,
+        ['decoder', (r) => r.decoder ?? '-'],
+        COL.cpu,
+        COL.ratio,
+        COL.overhead,
+        COL.fps,
+        ['copied by us', (r) => (r.copiedFrames === null ? '-' : `${fmt(r.copiedFrames, 0)}/${r.frames}`)],
+        COL.rss,
+      ],
+      3,
+    ),
   latency: (rs) =>
     markdown(
       rs,
@@ -512,7 +622,13 @@ const result = {
     sizes,
     formats,
     variants,
-    frames: { ...Object.fromEntries(sizes.map((s) => [s, framesFor(s)])), decode: decodeFrames, streams: streamFrames, live: liveFrames },
+    frames: {
+      ...Object.fromEntries(sizes.map((s) => [s, framesFor(s)])),
+      decode: decodeFrames,
+      streams: streamFrames,
+      live: liveFrames,
+      gpu: gpuFrames,
+    },
     quick: !!args.quick,
     seconds: Math.round((Date.now() - started) / 1000),
   },
