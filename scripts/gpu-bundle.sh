@@ -9,12 +9,14 @@
 #                                       and libstdc++ aside), the node_modules jest needs, the built
 #                                       addon and dist/, the clips test/gpu/cuda.test.ts decodes
 #                                       (scripts/gpu-clips.mjs: H.264, H.265, VP9 with frames decoded
-#                                       here, a counter clip), and test/gpu/egl-import.c built.
+#                                       here, a counter clip), test/gpu/egl-import.c built, and the
+#                                       bench's gpu suite files and addon.
 #   sh scripts/gpu-bundle.sh run DIR [test:gpu arguments]
 #                                       there, in a copy of this repo: unpacks DIR and runs
 #                                       scripts/test-gpu.mjs with the bundle's libraries and plugins.
 #   sh scripts/gpu-bundle.sh exec DIR COMMAND...
-#                                       runs any command there the same way (gst-inspect-1.0 nvcodec).
+#                                       runs any command there the same way (gst-inspect-1.0 nvcodec;
+#                                       node bench/run.mjs --suites gpu --media DIR/bench).
 # The bundle's libraries come first on LD_LIBRARY_PATH, so the machine's own libcuda.so.1 and
 # libnvcuvid.so.1 (not in the bundle) are the ones nvcodec and the cuda backend load.
 set -eu
@@ -73,9 +75,14 @@ for (const name of ['jest', 'ts-jest', 'typescript', '@types/jest', '@types/node
 for (const d of [...seen].sort()) console.log(path.relative(root, d));
 EOF
   tar -C "$root" -cJf "$dir/modules.tar.xz" -T "$stage/modules"
-  tar -C "$root" -cJf "$dir/app.tar.xz" dist build/Release/frame_source.node
+  # The bench's own addon too, where it was built (node bench/run.mjs builds it on its first run).
+  bench=bench/appsink-copy/build/Release/appsink_copy.node
+  [ -f "$root/$bench" ] || bench=
+  tar -C "$root" -cJf "$dir/app.tar.xz" dist build/Release/frame_source.node $bench
   # The clips test/gpu/cuda.test.ts decodes, with reference frames decoded here (no gst-libav there).
   node "$root/scripts/gpu-clips.mjs" "$dir/clips"
+  # The bench's gpu suite files (1080p H.264 and H.265): node bench/run.mjs --suites gpu --media DIR/bench.
+  node "$root/bench/run.mjs" --suites gpu --media "$dir/bench" --prepare
   ${CC:-cc} -std=c11 -O1 -Wall -o "$dir/egl-import" "$root/test/gpu/egl-import.c" -ldl
   du -sh "$dir"
   ;;
@@ -95,7 +102,9 @@ run | exec)
     touch "$work/unpacked"
   fi
   unxz "$dir/modules.tar.xz" | tar -C "$root" -x
-  unxz "$dir/app.tar.xz" | tar -C "$root" -x
+  # -m: extracted files are dated now, not older than the repo copy's sources (the bench would
+  # otherwise try to rebuild its addon, with no compiler tool chain for node-gyp there).
+  unxz "$dir/app.tar.xz" | tar -C "$root" -x -m
   export PATH="$work/bin:$work/gst/bin:$PATH"
   export LD_LIBRARY_PATH="$work/gst/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export GST_PLUGIN_SYSTEM_PATH="$work/gst/plugins" GST_PLUGIN_PATH="" GST_PLUGIN_SCANNER="$work/gst/gst-plugin-scanner"

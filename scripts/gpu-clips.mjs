@@ -1,8 +1,8 @@
 // The clips test/gpu/cuda.test.ts decodes on the GPU, and the frames it compares them with, decoded
 // here by GStreamer's software decoders: a GPU machine need not have ffmpeg or gst-libav.
 //   node scripts/gpu-clips.mjs DIR
-// writes into DIR, for each of h264.mp4, h265.mp4 and vp9.webm (640x360, 30 frames), NAME.nv12: its
-// first 10 frames as tightly packed NV12; and counter.mp4, test/playback-media.ts's counter clip
+// writes into DIR, for each of h264.mp4, h265.mp4 and vp9.webm (640x360, 30 frames), NAME.nv12.gz:
+// its first 10 frames as tightly packed NV12, gzipped; and counter.mp4, test/playback-media.ts's counter clip
 // (frame n has luma 16 + 3n, a keyframe every 10 frames, H.264 with B-frames).
 // Needs ffmpeg (libx264, libx265, libvpx) and this package built (dist/ and the addon).
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { FrameSource } = createRequire(import.meta.url)(path.join(ROOT, 'dist/index.cjs'));
@@ -56,7 +57,7 @@ export async function makeClips(dir) {
   for (const clip of CLIPS) {
     const file = path.join(dir, clip.name);
     ffmpeg(file, 'testsrc2=size=640x360:rate=30', ['-frames:v', '30', ...clip.codec, '-pix_fmt', 'yuv420p']);
-    writeFileSync(`${file}.nv12`, await referenceNv12(file, REFERENCE_FRAMES));
+    writeFileSync(`${file}.nv12.gz`, gzipSync(await referenceNv12(file, REFERENCE_FRAMES)));
   }
   // As test/playback-media.ts's makeCounterMp4 makes it.
   ffmpeg(path.join(dir, 'counter.mp4'), "color=c=gray:size=160x120:rate=30,format=yuv420p,geq=lum='16+N*3':cb=128:cr=128", [

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { FrameSource, type Frame, type VideoFormat } from '../../lib/index';
 import { ROOT, cpuFrames, planeGeometry, tempDir, visibleBytes } from '../helpers';
 import { GOP, HEIGHT, WIDTH, frameTime } from '../playback-media';
@@ -98,7 +99,7 @@ hw('cuda frames on an NVIDIA GPU', () => {
     ['vp9.webm', 'nvvp9dec'],
   ])("%s through %s: the decoder's CUDA memory, passed through; bytes equal the software decoder's", async (name, decoder) => {
     const clip = path.join(clips, name);
-    const packed = readFileSync(`${clip}.nv12`);
+    const packed = gunzipSync(readFileSync(`${clip}.nv12.gz`));
     const source = new FrameSource({ uri: `file://${clip}`, decoder: 'hardware', backend: 'cuda', cudaDevice: DEVICE });
     const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
     let n = 0;
