@@ -5,7 +5,7 @@
 // also runs the DMA-BUF frame tests below against each real allocator present, by setting
 // FRAME_SOURCE_TEST_DMABUF_ALLOCATOR ('dma-heap' or 'udmabuf'; 'memfd' when unset).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readlinkSync, readSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, fstatSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { FrameSource, type Frame, type VideoFormat } from '../lib/index';
@@ -224,6 +224,30 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps each dma-buf of its pool mapped, readable and writable, once it exists: no mmap and munmap per frame', async () => {
+    // Mapping per frame cost more CPU than the rest of a small frame's hand-off (TLB shootdowns).
+    const source = new FrameSource({ pipeline: 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48', ...DMABUF });
+    const inodes = new Set<number>();
+    const mapped = new Map<number, string>();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const frame = (await source.read())!;
+        inodes.add(fstatSync(frame.dmabuf!.planes[0]!.fd).ino);
+        await frame.download();
+        frame.release();
+      }
+      // /proc/self/maps: "start-end perms offset dev inode path"; a shared read-write mapping is rw-s.
+      for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+        const [, perms, , , inode] = line.split(/\s+/);
+        if (inode && inodes.has(Number(inode))) mapped.set(Number(inode), perms!);
+      }
+    } finally {
+      await source.close();
+    }
+    expect(inodes.size).toBeGreaterThan(0);
+    expect([...inodes].map((i) => mapped.get(i))).toEqual([...inodes].map(() => 'rw-s'));
   });
 
   it('a slow consumer cannot pile up buffers beyond the ring; a kept frame that is forgotten comes back by GC', async () => {

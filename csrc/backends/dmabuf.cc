@@ -172,8 +172,16 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
     GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, g_strerror(errno));
     return GST_FLOW_ERROR;
   }
-  // The memory owns the fd from here on: it is closed when the memory is freed.
-  GstMemory* mem = gst_dmabuf_allocator_alloc(st->fdAllocator, fd, st->size);
+  // The memory owns the fd from here on: it is closed when the memory is freed. Kept mapped once
+  // mapped: without the flag every map (each frame upstream renders, each read) is an mmap and its
+  // unmap a munmap, whose TLB shootdown cost more than the rest of a small frame's hand-off. CPU
+  // access is still bracketed by the allocator's DMA_BUF_IOCTL_SYNC calls on every map and unmap.
+  GstMemory* mem = gst_dmabuf_allocator_alloc_with_flags(st->fdAllocator, fd, st->size, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
+  // Mapped once for reading and writing now, so that every later map (upstream writing, a reader
+  // reading) fits the mapping that stays: a first map for writing alone would make each read an
+  // mprotect, and each write after it another (or, in GStreamer before 1.22, a failed map).
+  GstMapInfo map;
+  if (gst_memory_map(mem, &map, GST_MAP_READWRITE)) gst_memory_unmap(mem, &map);
   if (st->allocator == kMemfd)
     gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), memfdQuark(), GINT_TO_POINTER(1), nullptr);
   GstBuffer* buf = gst_buffer_new();
