@@ -54,6 +54,11 @@ function expectLayoutFitsCaps(frame: Frame): void {
   expect(frame.layout).toEqual(cuda.planes.map((p) => ({ offset: p.offset, stride: p.stride })));
 }
 
+/** A clip of the clips folder decoded by NVIDIA's decoders, frames from the given backend. */
+function nvdecSource(name: string, backend: 'cuda' | 'auto' = 'cuda'): FrameSource {
+  return new FrameSource({ uri: `file://${path.join(clips, name)}`, decoder: 'hardware', backend, cudaDevice: DEVICE });
+}
+
 /** The counter burned into a counter clip's picture (test/playback-media.ts), from the downloaded luma. */
 async function counter(frame: Frame): Promise<number> {
   const bytes = await frame.download();
@@ -98,9 +103,8 @@ hw('cuda frames on an NVIDIA GPU', () => {
     ['h265.mp4', 'nvh265dec'],
     ['vp9.webm', 'nvvp9dec'],
   ])("%s through %s: the decoder's CUDA memory, passed through; bytes equal the software decoder's", async (name, decoder) => {
-    const clip = path.join(clips, name);
-    const packed = gunzipSync(readFileSync(`${clip}.nv12.gz`));
-    const source = new FrameSource({ uri: `file://${clip}`, decoder: 'hardware', backend: 'cuda', cudaDevice: DEVICE });
+    const packed = gunzipSync(readFileSync(path.join(clips, `${name}.nv12.gz`)));
+    const source = nvdecSource(name);
     const formatEvent = new Promise<VideoFormat>((r) => source.once('format', r));
     let n = 0;
     for await (const frame of source) {
@@ -120,12 +124,7 @@ hw('cuda frames on an NVIDIA GPU', () => {
   });
 
   it("'auto' picks cuda for a uri NVIDIA's decoders can decode", async () => {
-    const auto = new FrameSource({
-      uri: `file://${path.join(clips, 'h264.mp4')}`,
-      decoder: 'hardware',
-      backend: 'auto',
-      cudaDevice: DEVICE,
-    });
+    const auto = nvdecSource('h264.mp4', 'auto');
     const f = new Promise<VideoFormat>((r) => auto.once('format', r));
     const frame = (await auto.read())!;
     expect(frame.backend).toBe('cuda');
@@ -135,12 +134,7 @@ hw('cuda frames on an NVIDIA GPU', () => {
   });
 
   it('seeks on nvh264dec frames: keyframe and accurate seeks land on the frame asked for; a frame held across them keeps its bytes', async () => {
-    const source = new FrameSource({
-      uri: `file://${path.join(clips, 'counter.mp4')}`,
-      decoder: 'hardware',
-      backend: 'cuda',
-      cudaDevice: DEVICE,
-    });
+    const source = nvdecSource('counter.mp4');
     try {
       const first = (await source.read())!;
       expect(first.backend).toBe('cuda');
@@ -226,12 +220,7 @@ hw('cuda frames on an NVIDIA GPU', () => {
       let seed = 7;
       const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       for (let round = 0; round < 4; round++) {
-        const source = new FrameSource({
-          uri: `file://${path.join(clips, 'counter.mp4')}`,
-          decoder: 'hardware',
-          backend: 'cuda',
-          cudaDevice: DEVICE,
-        });
+        const source = nvdecSource('counter.mp4');
         const held: Array<{ frame: Frame; bytes: Buffer }> = [];
         try {
           for (let i = 0; i < 50; i++) {
