@@ -4,7 +4,7 @@
 #
 #   sh scripts/gpu-bundle.sh make DIR   on a Debian 12 machine with this repo built (npm run build),
 #                                       GStreamer's plugins (base, good, bad, libav) and ffmpeg: writes
-#                                       DIR (about 40 MB, compressed) with Node, the GStreamer libraries
+#                                       DIR (about 55 MB, compressed) with Node, the GStreamer libraries
 #                                       and plugins test:gpu needs (their whole library closure, glibc
 #                                       and libstdc++ aside), the node_modules jest needs, the built
 #                                       addon and dist/, the clips test/gpu/cuda.test.ts decodes
