@@ -34,7 +34,9 @@ it('a live source wakes JS for every frame it waits for (no frame waits for a ba
   });
   let n = 0;
   for await (const _frame of source) n++;
-  expect(n).toBe(60);
+  // A live source drops what JS is too late for (a loaded CI machine can be, now and then).
+  expect(n + source.stats.droppedFrames).toBe(60);
+  expect(n).toBeGreaterThanOrEqual(50);
   expect(source.stats.wakes).toBeGreaterThanOrEqual(0.9 * n);
 });
 
