@@ -75,14 +75,12 @@ for (const name of ['jest', 'ts-jest', 'typescript', '@types/jest', '@types/node
 for (const d of [...seen].sort()) console.log(path.relative(root, d));
 EOF
   tar -C "$root" -cJf "$dir/modules.tar.xz" -T "$stage/modules"
-  # The bench's own addon too, where it was built (node bench/run.mjs builds it on its first run).
-  bench=bench/appsink-copy/build/Release/appsink_copy.node
-  [ -f "$root/$bench" ] || bench=
-  tar -C "$root" -cJf "$dir/app.tar.xz" dist build/Release/frame_source.node $bench
   # The clips test/gpu/cuda.test.ts decodes, with reference frames decoded here (no gst-libav there).
   node "$root/scripts/gpu-clips.mjs" "$dir/clips"
-  # The bench's gpu suite files (1080p H.264 and H.265): node bench/run.mjs --suites gpu --media DIR/bench.
+  # The bench's gpu suite files (1080p H.264 and H.265), for node bench/run.mjs --suites gpu --media
+  # DIR/bench; this also builds the bench's own addon where it is missing.
   node "$root/bench/run.mjs" --suites gpu --media "$dir/bench" --prepare
+  tar -C "$root" -cJf "$dir/app.tar.xz" dist build/Release/frame_source.node bench/appsink-copy/build/Release/appsink_copy.node
   ${CC:-cc} -std=c11 -O1 -Wall -o "$dir/egl-import" "$root/test/gpu/egl-import.c" -ldl
   du -sh "$dir"
   ;;
