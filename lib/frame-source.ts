@@ -136,8 +136,19 @@ const ITEM_DURATION = 7;
 // What _next() returns as a number (see types/binding.d.ts): slot work first, or a frame in the record.
 const NEXT_SLOT_WORK = -1;
 const NEXT_FRAME_RECORD = 0;
+// The record's fields, by index: the same order as RecordField in csrc/frame_source.cc.
+const REC_ID = 0;
+const REC_SLOT = 1;
+const REC_OFFSET = 2;
+const REC_SIZE = 3;
+const REC_PTS = 4;
+const REC_DURATION = 5;
+const REC_POSITION = 6;
+const REC_SEQUENCE = 7;
+const REC_COPIED = 8;
+const REC_DISCONT = 9;
+const REC_BATCHING = 10; // written when _next() returns undefined: 1 while JS should poll
 const RECORD_FIELDS = 11;
-const RECORD_BATCHING = 10;
 // While frames are batched (the native side wakes JS once per few frames of a fast source), a
 // reader also polls this often: a batch cut short (the source stalls) still arrives.
 const BATCH_POLL_MS = 3;
@@ -779,7 +790,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     while (this.#state === 'open' && session === this.#session && !session.retired) {
       const next = h._next(this.#acceptsFrame());
       if (next === undefined) {
-        if (this.#record[RECORD_BATCHING] === 1) this.#poll(session);
+        if (this.#record[REC_BATCHING] === 1) this.#poll(session);
         return;
       }
       if (next === NEXT_SLOT_WORK) {
@@ -874,16 +885,16 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #frameFromRecord(): NativeFrameItem {
     const r = this.#record;
     const item = this.#scratch;
-    item.id = r[0]!;
-    item.slot = r[1]!;
-    item.offset = r[2]!;
-    item.size = r[3]!;
-    item.pts = r[4]!;
-    item.duration = r[5]!;
-    item.position = r[6]!;
-    item.sequence = r[7]!;
-    item.copied = r[8] === 1;
-    item.discont = r[9] === 1 ? true : undefined;
+    item.id = r[REC_ID]!;
+    item.slot = r[REC_SLOT]!;
+    item.offset = r[REC_OFFSET]!;
+    item.size = r[REC_SIZE]!;
+    item.pts = r[REC_PTS]!;
+    item.duration = r[REC_DURATION]!;
+    item.position = r[REC_POSITION]!;
+    item.sequence = r[REC_SEQUENCE]!;
+    item.copied = r[REC_COPIED] === 1;
+    item.discont = r[REC_DISCONT] === 1 ? true : undefined;
     return item;
   }
 

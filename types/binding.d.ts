@@ -172,12 +172,13 @@ export declare class FrameSourceHandle {
   _abandonSlots(): void;
   /** Slot ids retired since the last call, or undefined when none were. */
   _retired(): number[] | undefined;
-  /** The Float64Array (NATIVE_RECORD_FIELDS long) that _next() writes plain CPU frames into. */
+  /** The Float64Array (at least 11 elements) that _next() writes plain CPU frames into. */
   _setRecord(record: Float64Array): void;
   /**
-   * undefined: nothing waiting. -1: serve the ring first (_slotRequest, _retired). 0: a plain CPU
-   * frame, written into the record as [id, slot, offset, size, pts, duration, position, sequence,
-   * copied, discont]. Otherwise the item (frames with their own layout or GPU handles among them).
+   * undefined: nothing waiting (record[10] is then 1 while JS should poll for a batch of frames).
+   * -1: serve the ring first (_slotRequest, _retired). 0: a plain CPU frame, written into the
+   * record as [id, slot, offset, size, pts, duration, position, sequence, copied, discont].
+   * Otherwise the item (frames with their own layout or GPU handles among them).
    */
   _next(acceptFrame: boolean): NativeItem | -1 | 0 | undefined;
   /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
