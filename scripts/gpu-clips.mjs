@@ -15,16 +15,15 @@ import { gzipSync } from 'node:zlib';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { FrameSource } = createRequire(import.meta.url)(path.join(ROOT, 'dist/index.cjs'));
 
-export const CLIPS = [
-  { name: 'h264.mp4', codec: ['-c:v', 'libx264', '-preset', 'veryfast'], gpuDecoder: 'nvh264dec' },
+const CLIPS = [
+  { name: 'h264.mp4', codec: ['-c:v', 'libx264', '-preset', 'veryfast'] },
   {
     name: 'h265.mp4',
     codec: ['-c:v', 'libx265', '-preset', 'veryfast', '-tag:v', 'hvc1', '-x265-params', 'log-level=error'],
-    gpuDecoder: 'nvh265dec',
   },
-  { name: 'vp9.webm', codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime'], gpuDecoder: 'nvvp9dec' },
+  { name: 'vp9.webm', codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime'] },
 ];
-export const REFERENCE_FRAMES = 10;
+const REFERENCE_FRAMES = 10;
 
 function ffmpeg(out, input, args) {
   execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', input, ...args, out], { stdio: 'inherit' });
@@ -52,7 +51,7 @@ async function referenceNv12(file, count) {
   return Buffer.concat(rows);
 }
 
-export async function makeClips(dir) {
+async function makeClips(dir) {
   mkdirSync(dir, { recursive: true });
   for (const clip of CLIPS) {
     const file = path.join(dir, clip.name);
@@ -66,10 +65,8 @@ export async function makeClips(dir) {
   ]);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  if (!process.argv[2]) {
-    console.error('usage: node scripts/gpu-clips.mjs DIR');
-    process.exit(2);
-  }
-  await makeClips(process.argv[2]);
+if (!process.argv[2]) {
+  console.error('usage: node scripts/gpu-clips.mjs DIR');
+  process.exit(2);
 }
+await makeClips(process.argv[2]);

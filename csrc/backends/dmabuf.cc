@@ -178,8 +178,9 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   // access is still bracketed by the allocator's DMA_BUF_IOCTL_SYNC calls on every map and unmap.
   GstMemory* mem = gst_dmabuf_allocator_alloc_with_flags(st->fdAllocator, fd, st->size, GST_FD_MEMORY_FLAG_KEEP_MAPPED);
   // Mapped once for reading and writing now, so that every later map (upstream writing, a reader
-  // reading) fits the mapping that stays: a first map for writing alone would make each read an
-  // mprotect, and each write after it another (or, in GStreamer before 1.22, a failed map).
+  // reading) fits the mapping that stays: after a first map for writing alone, GstFdMemory would
+  // mprotect the mapping for each read and each write after it, and refuse a write map while a
+  // reader still held a read-only one.
   GstMapInfo map;
   if (gst_memory_map(mem, &map, GST_MAP_READWRITE)) gst_memory_unmap(mem, &map);
   if (st->allocator == kMemfd)
