@@ -24,7 +24,7 @@ enum RecordField {
   kRecSequence,
   kRecCopied,
   kRecDiscont,
-  kRecBatching,  // written when _next() returns undefined: 1 when JS should poll (SourcePipeline::batching)
+  kRecBatching,  // written when _next() returns undefined: 1 when JS should poll (SourcePipeline::next)
   kRecordFields
 };
 
@@ -337,8 +337,9 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (record_ && pipeline_->ring()->hasJsWork()) return Napi::Number::New(env, kSlotWork);
   Item item;
-  if (!pipeline_->next(info[0].ToBoolean(), &item)) {
-    if (record_) record_[kRecBatching] = pipeline_->batching() ? 1 : 0;
+  bool batching = false;
+  if (!pipeline_->next(info[0].ToBoolean(), &item, &batching)) {
+    if (record_) record_[kRecBatching] = batching ? 1 : 0;
     return env.Undefined();
   }
   if (item.kind == Item::Kind::Frame && record_ && item.planes == 0 && !item.handles) {

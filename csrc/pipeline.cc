@@ -27,9 +27,9 @@ ElementPtr sinkRef(GstElement* e) { return ElementPtr(GST_ELEMENT(gst_object_ref
 constexpr const char* kSinkName = "frame-source-sink";
 
 // Frames closer together than this come from a source running as fast as it can: JS is woken
-// once per batch of up to kBatchFrames of them (see batching()). Waking a sleeping JS thread costs
-// ~30 us on the waking thread and as much again on the woken one on our 2-core VM; a batch of 4
-// saved ~8% of the whole process's CPU at 720p RGBA (npm run bench).
+// once per batch of up to kBatchFrames of them (see SourcePipeline::next()). Waking a sleeping JS
+// thread costs ~30 us on the waking thread and as much again on the woken one on our 2-core VM;
+// a batch of 4 saved ~8% of the whole process's CPU at 720p RGBA (npm run bench).
 constexpr int64_t kFastGapNs = 2'000'000;
 constexpr size_t kBatchFrames = 4;
 
@@ -980,7 +980,7 @@ void SourcePipeline::push(Item&& item) {
       lastPushNs_ = now;
       // A frame only needs JS woken when JS is waiting for one; a consumer that reads ahead
       // finds it queued. Waking per frame costs more CPU than the frame's delivery itself, so a
-      // fast source's frames wake JS once per batch while JS agreed to poll (batching()).
+      // fast source's frames wake JS once per batch while JS agreed to poll (see next()).
       bool batch = batchOk_ && !item.discont && lastGapNs_ < kFastGapNs && queuedFrames_ < batchFrames_;
       needWake = jsWaiting_ && !batch;
     } else {
@@ -1017,7 +1017,7 @@ void SourcePipeline::push(Item&& item) {
 // ---------------------------------------------------------------------------------------------
 // JS thread
 
-bool SourcePipeline::next(bool acceptFrame, Item* out) {
+bool SourcePipeline::next(bool acceptFrame, Item* out, bool* batching) {
   std::lock_guard<std::mutex> lk(queueMu_);
   // Set and read under queueMu_, as push() reads it: a frame pushed after this call wakes JS.
   jsWaiting_ = acceptFrame && queue_.empty();
@@ -1025,6 +1025,7 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   // never reach a batch, and JS would only see a frame per poll.
   batchOk_ = jsWaiting_ && batchFrames_ > 1 && !dropping() && !live_ && !opts_.sync && !paused_ && !flushing_ &&
              seekInFlight_ == 0 && lastGapNs_ < kFastGapNs && monotonicNs() - lastPushNs_ < kFastGapNs;
+  *batching = batchOk_;
   // Warnings, liveness and errors' notices do not wait behind frames nobody reads yet; 'format',
   // 'eos' and the error itself stay in order with the frames they belong to.
   if (!urgent_.empty()) {
@@ -1041,11 +1042,6 @@ bool SourcePipeline::next(bool acceptFrame, Item* out) {
   *out = std::move(queue_.front());
   queue_.pop_front();
   return true;
-}
-
-bool SourcePipeline::batching() const {
-  std::lock_guard<std::mutex> lk(queueMu_);
-  return batchOk_;
 }
 
 void SourcePipeline::beforeWait() {

@@ -174,12 +174,11 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void abandon();
 
   // JS thread: moves the next item into *out. A frame at the head is only taken when acceptFrame.
-  bool next(bool acceptFrame, Item* out);
-  // JS thread, right after next() found nothing for a reader: whether frames may now be queued a
-  // few at a time before JS is woken (one wake per batch instead of per frame). Only while frames
-  // come faster than kFastGap from a source that is neither live nor clock-synchronised; JS then
-  // polls on a short timer of its own (lib/frame-source.ts), which bounds how long a frame waits.
-  bool batching() const;
+  // When it returns false, *batching says whether frames may now be queued a few at a time before
+  // JS is woken (one wake per batch instead of per frame). Only while frames come faster than
+  // kFastGap from a source that is neither live nor clock-synchronised; JS then polls on a short
+  // timer of its own (lib/frame-source.ts), which bounds how long a frame waits.
+  bool next(bool acceptFrame, Item* out, bool* batching);
   // Streaming thread, about to wait for a buffer: frames queued in a batch must not wait with it.
   void beforeWait();
   PipelineStats stats() const;
@@ -273,7 +272,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   size_t queuedFrames_ = 0;
   std::deque<Item> urgent_;         // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;          // JS asked for a frame and found none: the next frame must wake it
-  bool batchOk_ = false;            // ...and agreed to poll: frames may wait for a batch (batching())
+  bool batchOk_ = false;            // ...and agreed to poll: frames may wait for a batch (see next())
   size_t batchFrames_ = 1;          // frames per wake when batching: min(4, ringSize / 2)
   int64_t lastPushNs_ = 0;          // monotonic time of the last frame queued
   int64_t lastGapNs_ = INT64_MAX;   // between the last two frames queued
