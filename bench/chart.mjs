@@ -1,11 +1,12 @@
 // The benchmark chart, as plain SVG: for each pixel format, (top) CPU ms per frame against frame
 // size for every variant, on a log scale so that the floor and frame-source stay apart next to
-// appsink-copy; (bottom) what each frame-source variant adds over the floor, in ms per frame, on a
+// appsink-copy; (bottom) what each frame-source variant (and the queue floor) adds over the floor, in ms per frame, on a
 // linear scale: a flat line is an overhead independent of resolution. Below them, bars for the
 // decode and many-streams suites (CPU × their floor), the live latency suite (p50/p99/max) and the
 // gpu suite (CPU × its floor).
 const COLORS = {
   floor: '#444444',
+  'queue-floor': '#999999',
   'zero-copy': '#1f77b4',
   'frame-source': '#1f77b4',
   'frame-source-busy': '#6baed6',
@@ -132,14 +133,15 @@ export function renderChart(result) {
         log: true,
         yLabel: 'CPU ms per frame',
       });
-      const fsRows = rows.filter((r) => r.variant === 'zero-copy' || r.variant === 'copy-fallback');
+      // With the queue floor beside them: what GStreamer itself adds by handing frames to a thread.
+      const fsRows = rows.filter((r) => ['zero-copy', 'copy-fallback', 'queue-floor'].includes(r.variant));
       if (fsRows.length > 0) {
         panel(out, {
           ox: i * W,
           oy: y + H1,
           W,
           H: H2,
-          title: `${format}: frame-source's CPU over the floor`,
+          title: `${format}: CPU over the floor`,
           rows: fsRows,
           variants,
           value: (r) => r.overheadMsPerFrame,

@@ -4,8 +4,8 @@
 // and noisy. Writes bench/results/latest.json and latest.svg.
 //
 // Suites (all by default; --suites picks some):
-//   synthetic  videotestsrc frames at 720p/1080p/2160p, RGBA and I420: floor, zero-copy,
-//              copy-fallback, appsink-copy (--sizes, --formats, --variants apply here)
+//   synthetic  videotestsrc frames at 720p/1080p/2160p, RGBA and I420: floor, queue-floor,
+//              zero-copy, copy-fallback, appsink-copy (--sizes, --formats, --variants apply here)
 //   decode     H.264 and VP9 1080p files (made with ffmpeg at run time) through `uri`, against the
 //              gst-launch decode pipeline with the same decoder, and against node-av
 //   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
@@ -18,7 +18,7 @@
 //
 //   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu]
 //                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
-//                      [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
+//                      [--variants floor,queue-floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
 //                      [--media DIR] [--prepare]
 //   --media keeps the encoded files in DIR (made there when missing); --prepare only makes them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
@@ -38,9 +38,10 @@ const SIZES = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160
 // Frames per run: enough for about a second of GStreamer's own CPU, so per-frame figures are not
 // dominated by timer resolution or by one slow frame.
 const DEFAULT_FRAMES = { '720p': 1000, '1080p': 500, '2160p': 130 };
-const VARIANTS = ['floor', 'zero-copy', 'copy-fallback', 'appsink-copy'];
+const VARIANTS = ['floor', 'queue-floor', 'zero-copy', 'copy-fallback', 'appsink-copy'];
 const LABELS = {
   floor: 'GStreamer alone (gst-launch … ! fakesink)',
+  'queue-floor': 'GStreamer alone, each frame handed to a second thread (gst-launch … ! queue ! fakesink)',
   'zero-copy': 'frame-source zero-copy',
   'copy-fallback': 'frame-source copy fallback (identity drop-allocation=true)',
   'appsink-copy': 'appsink pull + copy into a new Buffer',
@@ -120,7 +121,7 @@ try {
 }
 if (args.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,zero-copy,copy-fallback,appsink-copy] [--out DIR] [--media DIR] [--prepare]',
+    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,queue-floor,zero-copy,copy-fallback,appsink-copy] [--out DIR] [--media DIR] [--prepare]',
   );
   process.exit(0);
 }
@@ -279,9 +280,9 @@ async function gstLaunchTogether(desc, count) {
 
 // gst-launch's own start-up, negotiation, first touch of its buffers and teardown cancel out:
 // N frames minus WARMUP frames, as the Node variants measure from frame WARMUP on.
-function floorResult(full, one, measuredFrames) {
+function floorResult(full, one, measuredFrames, variant = 'floor') {
   return {
-    variant: 'floor',
+    variant,
     measuredFrames,
     cpuMs: (full.cpu - one.cpu) * 1000,
     consumerMs: 0,
@@ -318,10 +319,23 @@ if (suites.includes('synthetic')) {
         key: `${size} ${format}`,
         fields: { size, format, width: SIZES[size][0], height: SIZES[size][1], frames },
         variants,
-        run: (variant) =>
-          variant === 'floor'
-            ? floorResult(gstLaunch(description), gstLaunch(synthDescription(size, format, WARMUP)), frames - WARMUP)
-            : runNode({ suite: 'synthetic', variant, description, frames }),
+        run: (variant) => {
+          if (variant === 'floor') {
+            return floorResult(gstLaunch(description), gstLaunch(synthDescription(size, format, WARMUP)), frames - WARMUP);
+          }
+          // GStreamer's own cost of handing each frame to another thread, as frame-source hands it
+          // to the JS thread: the source renders into buffers in turn instead of one it gets back at once.
+          if (variant === 'queue-floor') {
+            const queued = (d) => `${d} ! queue`;
+            return floorResult(
+              gstLaunch(queued(description)),
+              gstLaunch(queued(synthDescription(size, format, WARMUP))),
+              frames - WARMUP,
+              variant,
+            );
+          }
+          return runNode({ suite: 'synthetic', variant, description, frames });
+        },
       });
     }
   }
@@ -446,6 +460,8 @@ const rows = [];
 for (const w of work) {
   const floorRuns = samples.get(sampleKey(w, 'floor'));
   const floorCpu = floorRuns ? median(floorRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
+  const queueRuns = samples.get(sampleKey(w, 'queue-floor'));
+  const queueCpu = queueRuns ? median(queueRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
   for (const variant of w.variants) {
     const runs = samples.get(sampleKey(w, variant));
     const cpu = median(runs.map((r) => r.cpuMs / r.measuredFrames));
@@ -462,6 +478,7 @@ for (const w of work) {
       fps: median(runs.map((r) => (r.measuredFrames * 1000) / r.wallMs)),
       consumerMsPerFrame: median(runs.map((r) => r.consumerMs / r.measuredFrames)),
       ratioToFloor: floorCpu ? cpu / floorCpu : null,
+      ratioToQueueFloor: queueCpu ? cpu / queueCpu : null,
       ratioToFloorWithoutConsumer: floorCpu ? median(runs.map((r) => (r.cpuMs - r.consumerMs) / r.measuredFrames)) / floorCpu : null,
       overheadMsPerFrame: floorCpu !== null ? cpu - floorCpu : null,
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
@@ -536,6 +553,7 @@ const TABLES = {
         COL.overhead,
         COL.consumer,
         ['× floor w/o consumer', (r) => fmt(r.ratioToFloorWithoutConsumer, 2)],
+        ['× queue floor', (r) => fmt(r.ratioToQueueFloor, 2)],
         COL.wall,
         COL.fps,
         COL.p50,
@@ -637,6 +655,8 @@ const result = {
     cpuMsPerFrame:
       'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame of the same work',
+    ratioToQueueFloor:
+      'synthetic: cpuMsPerFrame / the queue-floor cpuMsPerFrame (gst-launch … ! queue ! fakesink: GStreamer handing each frame to a second thread)',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
     consumerMsPerFrame:
       'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
