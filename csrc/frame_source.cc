@@ -156,6 +156,7 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_retired", &FrameSourceHandle::Retired),
                          InstanceMethod("_setRecord", &FrameSourceHandle::SetRecord),
                          InstanceMethod("_next", &FrameSourceHandle::Next),
+                         InstanceMethod("_pollAfter", &FrameSourceHandle::PollAfter),
                          InstanceMethod("_release", &FrameSourceHandle::Release),
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
                          InstanceMethod("_close", &FrameSourceHandle::Close),
@@ -298,6 +299,16 @@ Napi::Value FrameSourceHandle::AddSlots(const Napi::CallbackInfo& info) {
     out.Set(n++, static_cast<double>(offset));
   }
   return out;
+}
+
+// _pollAfter(ms): the wake callback runs in ms unless a wake comes first; 0 cancels (JsLink::pollAfter).
+Napi::Value FrameSourceHandle::PollAfter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "_pollAfter expects a number of milliseconds");
+  double ms = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ms >= 0) || ms > 60000) throw Napi::RangeError::New(env, "_pollAfter expects 0 to 60000 ms");
+  if (link_) link_->pollAfter(static_cast<uint64_t>(ms));
+  return env.Undefined();
 }
 
 Napi::Value FrameSourceHandle::AbandonSlots(const Napi::CallbackInfo& info) {

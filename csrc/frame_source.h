@@ -33,6 +33,7 @@ class FrameSourceHandle : public Napi::ObjectWrap<FrameSourceHandle> {
   Napi::Value Retired(const Napi::CallbackInfo& info);
   Napi::Value SetRecord(const Napi::CallbackInfo& info);
   Napi::Value Next(const Napi::CallbackInfo& info);
+  Napi::Value PollAfter(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -41,6 +41,11 @@ export interface FrameSourceStats extends NativeStats {
   live: boolean;
   /** Reconnections made so far (network sources with the `reconnect` option). */
   reconnects: number;
+  /**
+   * Times JS looked for frames on its own while a batch was being gathered (see `wakes`): the poll
+   * that brings a batch cut short by a source that stalls. Each costs a wake-up of the JS thread, as a wake does.
+   */
+  polls: number;
   /** Frames of a GPU backend copied into CPU memory by frame.download(), and their bytes. */
   downloadedFrames: number;
   /** Bytes those downloads copied. */
@@ -268,7 +273,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #gcReleased = 0;
   #live = false;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
-  #pollTimer: ReturnType<typeof setTimeout> | null = null;
+  // The session whose poll (_pollAfter) is armed, if one is, and how many polls ran.
+  #pollSession: Session | null = null;
+  #polls = 0;
   #reconnects = 0;
   #downloaded = 0;
   #bytesDownloaded = 0;
@@ -352,7 +359,10 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     let session!: Session;
     let handle: FrameSourceHandle;
     try {
-      handle = new binding.FrameSourceHandle(this.#native, () => this.#onWake(session));
+      handle = new binding.FrameSourceHandle(this.#native, (polled?: boolean) => {
+        if (polled) this.#polls++;
+        this.#onWake(session);
+      });
     } catch (err) {
       throw toConstructError(err);
     }
@@ -420,6 +430,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       ...current,
       reconnects: this.#totalReconnects,
       deliveredFrames: this.#delivered,
+      polls: this.#polls,
       gcReleasedFrames: this.#gcReleased,
       memory: this.options.sharedMemory ? 'shared' : 'arraybuffer',
       live: this.#live,
@@ -866,19 +877,19 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     }
   }
 
-  // Batching: the next wake may only come after a few frames, so look again in BATCH_POLL_MS.
+  // Batching: the next wake may only come after a few frames, so look again in BATCH_POLL_MS. The
+  // timer is the addon's (a libuv timer that runs the session's wake callback): a setTimeout
+  // cleared on every wake would still wake the idle JS thread at its old deadline.
   #poll(session: Session): void {
-    if (this.#pollTimer) return;
-    this.#pollTimer = setTimeout(() => {
-      this.#pollTimer = null;
-      this.#onWake(session);
-    }, BATCH_POLL_MS);
+    if (this.#pollSession) return;
+    session.handle._pollAfter(BATCH_POLL_MS);
+    this.#pollSession = session;
   }
 
   #stopPolling(): void {
-    if (!this.#pollTimer) return;
-    clearTimeout(this.#pollTimer);
-    this.#pollTimer = null;
+    if (!this.#pollSession) return;
+    this.#pollSession.handle._pollAfter(0);
+    this.#pollSession = null;
   }
 
   // The frame _next() wrote into the record, in the one scratch item #deliver reads (and keeps nothing of).

@@ -164,7 +164,8 @@ export interface NativeStats {
 }
 
 export declare class FrameSourceHandle {
-  constructor(options: NativeOptions, onWake: () => void);
+  /** onWake runs on the JS thread after GStreamer's wakes (no argument), or with true when the poll (_pollAfter) is due. */
+  constructor(options: NativeOptions, onWake: (polled?: boolean) => void);
   _start(): void;
   _slotRequest(): NativeSlotRequest | undefined;
   /** Returns [id0, offset0, id1, offset1, ...]: where each slot's aligned memory starts. */
@@ -181,6 +182,8 @@ export declare class FrameSourceHandle {
    * Otherwise the item (frames with their own layout or GPU handles among them).
    */
   _next(acceptFrame: boolean): NativeItem | -1 | 0 | undefined;
+  /** Runs the wake callback in ms (0 to 60000) unless a wake comes first; 0 cancels. One-shot. */
+  _pollAfter(ms: number): void;
   /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
   _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;

@@ -49,6 +49,10 @@ class JsLink {
     napi_get_uv_event_loop(env, &loop);
     uv_async_init(loop, &w->async, &JsLink::onAsync);
     w->async.data = w;
+    // The poll timer (pollAfter) never keeps the loop alive by itself: the async handle does that.
+    uv_timer_init(loop, &w->timer);
+    w->timer.data = w;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&w->timer));
     std::lock_guard<std::mutex> lk(mu_);
     waker_ = w;
   }
@@ -59,6 +63,24 @@ class JsLink {
     if (!open_ || !waker_) return false;
     uv_async_send(&waker_->async);
     return true;
+  }
+
+  // JS thread: runs the wake callback in `ms` ms unless a wake comes first (one-shot; a later call
+  // moves it); 0 stops it. Why not setTimeout: clearTimeout leaves Node's own libuv timer armed for
+  // the old deadline, and a timer cleared on every wake then wakes the sleeping JS thread once more
+  // for nothing, a second sleep and wake-up per batch of frames (strace: epoll_pwait timing out
+  // after 1 ms between two wakes). uv_timer_stop takes it out of the loop's deadlines.
+  void pollAfter(uint64_t ms) {
+    Waker* w;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (!open_ || !waker_) return;
+      w = waker_;
+    }
+    if (ms == 0)
+      uv_timer_stop(&w->timer);
+    else
+      uv_timer_start(&w->timer, &JsLink::onTimer, ms, 0);
   }
 
   // JS thread: no call or wake gets through after this. `abort` at environment teardown (pending
@@ -80,29 +102,39 @@ class JsLink {
     // A wake still pending is dropped with the handle; the waker is freed once libuv lets go of it.
     napi_delete_reference(w->env, w->fn);
     napi_async_destroy(w->env, w->context);
-    uv_close(reinterpret_cast<uv_handle_t*>(&w->async), [](uv_handle_t* h) { delete static_cast<Waker*>(h->data); });
+    auto closed = [](uv_handle_t* h) {
+      auto* waker = static_cast<Waker*>(h->data);
+      if (--waker->handles == 0) delete waker;
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->async), closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->timer), closed);
   }
 
  private:
   struct Waker {
     uv_async_t async;
+    uv_timer_t timer;
+    int handles = 2;  // freed when libuv has let go of both
     napi_env env = nullptr;
     napi_ref fn = nullptr;
     napi_async_context context = nullptr;
     std::function<void()> before;
   };
 
-  // Called on the JS thread by the event loop after one or more wake()s.
-  static void onAsync(uv_async_t* handle) {
-    auto* w = static_cast<Waker*>(handle->data);
+  // Called on the JS thread by the event loop after one or more wake()s, or when the poll is due.
+  // The callback gets no argument for a wake, `true` for the poll.
+  static void onAsync(uv_async_t* handle) { run(static_cast<Waker*>(handle->data), false); }
+  static void onTimer(uv_timer_t* handle) { run(static_cast<Waker*>(handle->data), true); }
+
+  static void run(Waker* w, bool polled) {
     if (w->before) w->before();
     napi_env env = w->env;
     napi_handle_scope scope;
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-    napi_value fn, recv, result;
+    napi_value fn, recv, result, arg;
     if (napi_get_reference_value(env, w->fn, &fn) == napi_ok && fn != nullptr &&
-        napi_get_global(env, &recv) == napi_ok) {
-      if (napi_make_callback(env, w->context, recv, fn, 0, nullptr, &result) == napi_pending_exception) {
+        napi_get_global(env, &recv) == napi_ok && napi_get_boolean(env, true, &arg) == napi_ok) {
+      if (napi_make_callback(env, w->context, recv, fn, polled ? 1 : 0, &arg, &result) == napi_pending_exception) {
         napi_value error;
         if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
       }
