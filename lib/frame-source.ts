@@ -1,6 +1,7 @@
 // FrameSource: the public class. Owns the state machine (open, closing, closed) and the JS side of
 // the ring (slot memory, frames handed out); the native handle is a flat set of operations.
-// Everything here runs on the JS thread; the native side wakes it through a thread-safe function.
+// Everything here runs on the JS thread; the native side wakes it through a libuv async handle (and
+// runs the batch poll on a libuv timer), both csrc/util/js_link.h's.
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
 import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
@@ -360,7 +361,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     let handle: FrameSourceHandle;
     try {
       handle = new binding.FrameSourceHandle(this.#native, (polled?: boolean) => {
-        if (polled) this.#polls++;
+        if (polled) {
+          // One-shot: the poll that ran needs no stopping.
+          this.#polls++;
+          if (this.#pollSession === session) this.#pollSession = null;
+        }
         this.#onWake(session);
       });
     } catch (err) {

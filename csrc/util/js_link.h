@@ -131,10 +131,11 @@ class JsLink {
     napi_env env = w->env;
     napi_handle_scope scope;
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-    napi_value fn, recv, result, arg;
+    napi_value fn, recv, result, arg = nullptr;
+    if (polled) napi_get_boolean(env, true, &arg);
     if (napi_get_reference_value(env, w->fn, &fn) == napi_ok && fn != nullptr &&
-        napi_get_global(env, &recv) == napi_ok && napi_get_boolean(env, true, &arg) == napi_ok) {
-      if (napi_make_callback(env, w->context, recv, fn, polled ? 1 : 0, &arg, &result) == napi_pending_exception) {
+        napi_get_global(env, &recv) == napi_ok) {
+      if (napi_make_callback(env, w->context, recv, fn, arg ? 1 : 0, &arg, &result) == napi_pending_exception) {
         napi_value error;
         if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
       }
