@@ -1,7 +1,8 @@
-// FrameSourceHandle: the JS object behind one FrameSource. Owns the SourcePipeline, the thread-safe
-// function that wakes JS, the references that keep slot memory alive while GStreamer may write it,
-// and the buffers of frames JS holds. Every method runs on the JS thread of the environment that
-// made it; GStreamer threads reach it only through the thread-safe function.
+// FrameSourceHandle: the JS object behind one FrameSource. Owns the SourcePipeline, the JsLink that
+// wakes JS (a libuv async handle, the batch poll's timer, and a thread-safe function for the rest),
+// the references that keep slot memory alive while GStreamer may write it, and the buffers of
+// frames JS holds. Every method runs on the JS thread of the environment that made it; GStreamer
+// threads reach it only through the JsLink.
 #pragma once
 
 #include <napi.h>

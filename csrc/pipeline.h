@@ -177,7 +177,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   // When it returns false, *batching says whether frames may now be queued a few at a time before
   // JS is woken (one wake per batch instead of per frame). Only while frames come faster than
   // kFastGap from a source that is neither live nor clock-synchronised; JS then polls on a short
-  // timer of its own (lib/frame-source.ts), which bounds how long a frame waits.
+  // timer (JsLink::pollAfter, armed by lib/frame-source.ts), which bounds how long a frame waits.
   bool next(bool acceptFrame, Item* out, bool* batching);
   // Streaming thread, about to wait for a buffer: frames queued in a batch must not wait with it.
   void beforeWait();
