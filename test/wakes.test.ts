@@ -9,7 +9,7 @@ import { FrameSource } from '../lib/index';
 import { ROOT, tempDir, within } from './helpers';
 
 const DIST = path.join(ROOT, 'dist', 'index.cjs');
-const fixture = (name: string): string => path.join(ROOT, 'test', 'fixtures', name);
+const CHILD = path.join(__dirname, 'fixtures', 'wake-ups-child.js');
 
 // ~0.5 ms of GStreamer's work per frame here: JS, reading each frame at once, waits for every one.
 const FAST = 'videotestsrc num-buffers=300 ! video/x-raw,format=RGBA,width=1280,height=720';
@@ -60,7 +60,7 @@ const strace = (() => {
         '-o',
         log,
         process.execPath,
-        fixture('wake-ups-child.js'),
+        CHILD,
         DIST,
         FAST,
       ],
