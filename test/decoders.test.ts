@@ -1,6 +1,7 @@
 // Software decoders write their output into the ring: a file through `uri` at its native format
-// reaches JS with no copy by frame-source. avdec_* (gst-libav) copies each decoded picture into a
-// slot (its own one copy, the one it makes for any sink); the bytes are those gst-launch-1.0 decodes.
+// reaches JS with no copy by frame-source. avdec_* (gst-libav), vp8dec/vp9dec and av1dec copy each
+// decoded picture into a slot (their own one copy, the one they make for any sink); the bytes are
+// those gst-launch-1.0 decodes.
 import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, type Frame } from '../lib/index';
@@ -27,10 +28,17 @@ const CASES: Array<[string, () => string, (file: string) => string]> = [
     () => makeEncoded(dir, 'h265-640x360.mp4', '640x360', 'libx265', ['-x265-params', 'log-level=error']),
     (f) => `filesrc location=${f} ! qtdemux ! h265parse ! avdec_h265`,
   ],
+  [
+    // libaom decodes into frames of its own; av1dec copies each into a buffer it acquires from us
+    'AV1 1280x720',
+    () => makeEncoded(dir, 'av1-720p.mp4', '1280x720', 'libaom-av1'),
+    (f) => `filesrc location=${f} ! qtdemux ! av1parse ! av1dec`,
+  ],
+  ['VP8 640x360', () => makeEncoded(dir, 'vp8-640x360.webm', '640x360', 'libvpx'), (f) => `filesrc location=${f} ! matroskademux ! vp8dec`],
 ];
 
 describe.each(CASES)('%s through uri', (_name, make, reference) => {
-  it('is written into the ring by avdec: no copy by frame-source, the bytes gst-launch decodes', async () => {
+  it('is written into the ring by its decoder: no copy by frame-source, the bytes gst-launch decodes', async () => {
     const file = make();
     const source = new FrameSource({ uri: pathToFileURL(file).href });
     const { frames, formats } = await within(60000, collect(source), 'decoding');
@@ -43,7 +51,8 @@ describe.each(CASES)('%s through uri', (_name, make, reference) => {
     expect(frames.every((f) => !f.copied)).toBe(true);
     expect(formats).toHaveLength(1);
     expect(formats[0]!.path).toBe('decoder');
-    expect(formats[0]!.writer).toMatch(/^avdec_h26[45]$/);
+    expect(formats[0]!.writer).toMatch(/^(avdec_h26[45]|av1dec|vp8dec)$/);
+    expect(formats[0]!.writer).toBe(formats[0]!.decoder);
 
     const expected = referenceFrames(gstDump(reference(file)), formats[0]!);
     expect(expected).toHaveLength(FRAMES);

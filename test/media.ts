@@ -35,16 +35,24 @@ export function makeMp4(dir: string, name = 'h264-640x360.mp4'): string {
   return ffmpegTestsrc(path.join(dir, name), '640x360', ['-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
 }
 
-/** 4:2:0 H.264 or H.265 (MP4), or VP9 (WebM), at any size, by ffmpeg; `extra` adds encoder options. */
+/**
+ * 4:2:0 H.264 or H.265 (MP4), VP8 or VP9 (WebM), or AV1 (MP4 or WebM), at any size, by ffmpeg;
+ * `extra` adds encoder options.
+ */
 export function makeEncoded(
   dir: string,
   name: string,
   size: string,
-  codec: 'libx264' | 'libx265' | 'libvpx-vp9',
+  codec: 'libx264' | 'libx265' | 'libvpx' | 'libvpx-vp9' | 'libaom-av1',
   extra: string[] = [],
   frames = FRAMES,
 ): string {
-  const speed = codec === 'libvpx-vp9' ? ['-deadline', 'realtime'] : ['-preset', 'veryfast'];
+  const speed =
+    codec === 'libvpx' || codec === 'libvpx-vp9'
+      ? ['-deadline', 'realtime']
+      : codec === 'libaom-av1'
+        ? ['-usage', 'realtime', '-cpu-used', '8']
+        : ['-preset', 'veryfast'];
   return ffmpegTestsrc(path.join(dir, name), size, ['-c:v', codec, ...speed, '-pix_fmt', 'yuv420p', ...extra], frames);
 }
 
