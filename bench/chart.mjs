@@ -1,7 +1,8 @@
 // The benchmark chart, as plain SVG: for each pixel format, (top) CPU ms per frame against frame
 // size for every variant, on a log scale so that the floor and frame-source stay apart next to
-// appsink-copy; (bottom) what each frame-source variant (and the queue floor) adds over the floor, in ms per frame, on a
-// linear scale: a flat line is an overhead independent of resolution. Below them, bars for the
+// appsink-copy; (bottom) what each frame-source variant (and the queue floor) adds over the floor,
+// in ms per frame, on a linear scale (below 0 where a variant costs less than the floor): a flat
+// line is an overhead independent of resolution. Below them, bars for the
 // decode and many-streams suites (CPU × their floor), the live latency suite (p50/p99/max) and the
 // gpu suite (CPU × its floor).
 const COLORS = {
@@ -39,15 +40,20 @@ function panel(out, { ox, oy, W, H, title, rows, variants, value, log, yLabel })
     for (let d = lo; d <= hi; d *= 10) for (const m of [1, 2, 5]) if (d * m <= hi) ticks.push(d * m);
     y = (v) => bottom - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (bottom - top);
   } else {
+    // Five steps from 0 up; below 0 as many more as the lowest value needs, so that a variant
+    // cheaper than the floor is drawn under the 0 line, on the scale, not at the panel's edge.
     const hi = niceMax(Math.max(0.001, ...vals));
-    ticks = [0, 1, 2, 3, 4, 5].map((k) => (hi * k) / 5);
-    const lo = Math.min(0, ...vals);
+    const step = hi / 5;
+    const lo = Math.floor(Math.min(0, ...vals) / step) * step;
+    ticks = [];
+    for (let k = Math.round(lo / step); k <= 5; k++) ticks.push(k * step);
     y = (v) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
   }
   const x = (v) => ox + M.l + (v / xMax) * (W - M.l - M.r);
   out.push(`<text x="${ox + W / 2}" y="${oy + 16}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
   for (const v of ticks) {
-    out.push(`<line x1="${n1(x(0))}" x2="${n1(x(xMax))}" y1="${n1(y(v))}" y2="${n1(y(v))}" stroke="#e5e5e5"/>`);
+    const stroke = v === 0 && ticks[0] < 0 ? '#999999' : '#e5e5e5';
+    out.push(`<line x1="${n1(x(0))}" x2="${n1(x(xMax))}" y1="${n1(y(v))}" y2="${n1(y(v))}" stroke="${stroke}"/>`);
     out.push(`<text x="${n1(x(0) - 6)}" y="${n1(y(v) + 4)}" text-anchor="end">${+v.toPrecision(3)}</text>`);
   }
   const sizes = [...new Map(rows.map((r) => [r.size, r])).values()];
@@ -168,9 +174,9 @@ export function renderChart(result) {
       ox: 0,
       oy: y,
       W,
-      title: 'Decoding a 1080p file: CPU × the gst-launch floor',
-      rows: decode,
-      label: (r) => `${r.codec} ${r.variant}`,
+      title: 'Decoding a file: CPU × the gst-launch floor',
+      rows: decode.filter((r) => r.variant !== 'floor'),
+      label: (r) => `${r.codec} ${r.size} ${r.variant}`,
       series: ratio,
       unit: '× floor',
     });

@@ -6,8 +6,9 @@
 // Suites (all by default; --suites picks some):
 //   synthetic  videotestsrc frames at 720p/1080p/2160p, RGBA and I420: floor, queue-floor,
 //              zero-copy, copy-fallback, appsink-copy (--sizes, --formats, --variants apply here)
-//   decode     H.264 and VP9 1080p files (made with ffmpeg at run time) through `uri`, against the
-//              gst-launch decode pipeline with the same decoder, and against node-av
+//   decode     H.264 and VP9 files at 720p/1080p/2160p (made with ffmpeg at run time; --sizes
+//              applies) through `uri`, against the gst-launch decode pipeline with the same decoder
+//              (and with a queue before its fakesink), and against node-av
 //   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
 //   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one,
 //              and the machine's wake floor (a native thread waking JS at 30 Hz, no GStreamer)
@@ -50,34 +51,38 @@ const LABELS = {
   'node-av': 'node-av (libavcodec in a prebuilt addon) decoding to JS',
   'wake-floor': "the machine's floor: a native thread waking the JS thread at 30 Hz (no GStreamer, no frame)",
 };
-// The decode suite's files and the gst-launch pipeline each is decoded by alone.
+// The decode suite's files (one per size; `encode` gives ffmpeg's options for a size) and the
+// gst-launch pipeline each is decoded by alone.
+const VP9_RATE = { '720p': '2M', '1080p': '4M', '2160p': '16M' };
 const CODECS = {
   h264: {
-    file: 'h264-1080p.mp4',
+    file: 'h264.mp4',
     decoder: 'avdec_h264',
-    encode: ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'],
+    encode: () => ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'],
     floor: (f) => `filesrc location=${f} ! qtdemux ! h264parse ! avdec_h264 ! video/x-raw,format=I420`,
   },
   vp9: {
-    file: 'vp9-1080p.webm',
+    file: 'vp9.webm',
     decoder: 'vp9dec',
-    encode: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '4M', '-pix_fmt', 'yuv420p'],
+    encode: (size) => ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', VP9_RATE[size], '-pix_fmt', 'yuv420p'],
     floor: (f) => `filesrc location=${f} ! matroskademux ! vp9dec ! video/x-raw,format=I420`,
   },
 };
+// Frames per decode run: about a second of the decoder's CPU or more (4K H.264: ~20 ms a frame here).
+const DECODE_FRAMES = { '720p': 300, '1080p': 300, '2160p': 120 };
 // The gpu suite's files; each is decoded to CUDA memory and to system memory (NV12).
 const GPU_CODECS = {
   h264: {
-    file: 'h264-1080p.mp4',
+    file: 'h264-crf36.mp4',
     decoder: 'nvh264dec',
     // A high CRF keeps 2,000 1080p frames small; the decoder works on the GPU either way.
-    encode: [...CODECS.h264.encode, '-crf', '36'],
+    encode: (size) => [...CODECS.h264.encode(size), '-crf', '36'],
     floor: (f, caps) => `filesrc location=${f} ! qtdemux ! h264parse ! nvh264dec ! ${caps}`,
   },
   h265: {
-    file: 'h265-1080p.mp4',
+    file: 'h265-crf36.mp4',
     decoder: 'nvh265dec',
-    encode: [
+    encode: () => [
       '-c:v',
       'libx265',
       '-preset',
@@ -138,7 +143,7 @@ const rounds = Number(args.rounds ?? (args.quick ? 2 : 5));
 const outDir = args.out ? path.resolve(args.out) : path.join(here, 'results');
 const framesFor = (size) => Number(args.frames ?? (args.quick ? Math.max(60, Math.ceil(DEFAULT_FRAMES[size] / 4)) : DEFAULT_FRAMES[size]));
 // Frames of the other suites (--frames is for the synthetic one). Live: 30 a second.
-const decodeFrames = args.quick ? 80 : 300;
+const decodeFramesFor = (size) => (args.quick ? Math.max(50, Math.round(DECODE_FRAMES[size] / 4)) : DECODE_FRAMES[size]);
 const streamFrames = args.quick ? 60 : 300;
 const liveFrames = args.quick ? 90 : 450;
 // NVDEC decodes 1080p many times faster than the CPU, and each run's CUDA start-up varies by tens of
@@ -166,15 +171,17 @@ if (!existsSync(path.join(root, 'dist', 'index.cjs'))) {
 const WARMUP = 20;
 
 const skipped = [];
-// The encoded files the suites need, named with their length (h264-1080p-300f.mp4), so that a
-// --media folder serves --quick and full runs. Each comes twice: N frames, and WARMUP frames for
-// the floor's start-up subtraction (same source and settings: the short one is the long one's start).
-const files = new Map(); // file name -> { encode, frames }
-const fileName = (name, frames) => name.replace(/(\.\w+)$/, `-${frames}f$1`);
-const needFile = (name, encode, frames) => {
-  for (const n of [frames, WARMUP]) files.set(fileName(name, n), { encode, frames: n });
+// The encoded files the suites need, named with their size and length (h264-1080p-300f.mp4), so
+// that a --media folder serves --quick and full runs. Each comes twice: N frames, and WARMUP frames
+// for the floor's start-up subtraction (same source and settings: the short one is the long one's start).
+const files = new Map(); // file name -> { encode, frames, size }
+const fileName = (name, size, frames) => name.replace(/(\.\w+)$/, `-${size}-${frames}f$1`);
+const needFile = (name, encode, size, frames) => {
+  for (const n of [frames, WARMUP]) files.set(fileName(name, size, n), { encode: encode(size), frames: n, size });
 };
-if (suites.includes('decode')) for (const c of Object.values(CODECS)) needFile(c.file, c.encode, decodeFrames);
+if (suites.includes('decode')) {
+  for (const size of sizes) for (const c of Object.values(CODECS)) needFile(c.file, c.encode, size, decodeFramesFor(size));
+}
 // The gpu suite runs only where the cuda backend can (the prepare step makes its files anyway).
 if (suites.includes('gpu') && !args.prepare) {
   const { FrameSource } = createRequire(import.meta.url)(path.join(root, 'dist', 'index.cjs'));
@@ -185,7 +192,7 @@ if (suites.includes('gpu') && !args.prepare) {
     suites.splice(suites.indexOf('gpu'), 1);
   }
 }
-if (suites.includes('gpu')) for (const c of Object.values(GPU_CODECS)) needFile(c.file, c.encode, gpuFrames);
+if (suites.includes('gpu')) for (const c of Object.values(GPU_CODECS)) needFile(c.file, c.encode, '1080p', gpuFrames);
 let media = null;
 if (files.size > 0) {
   if (args.media) {
@@ -202,8 +209,8 @@ if (files.size > 0) {
     );
     process.exit(1);
   }
-  if (missing.length > 0) process.stderr.write(`bench: encoding ${missing.length} test files (1080p) ...\n`);
-  for (const [name, { encode, frames }] of missing) {
+  if (missing.length > 0) process.stderr.write(`bench: encoding ${missing.length} test files ...\n`);
+  for (const [name, { encode, frames, size }] of missing) {
     execFileSync('nice', [
       'ffmpeg',
       '-loglevel',
@@ -212,7 +219,7 @@ if (files.size > 0) {
       '-f',
       'lavfi',
       '-i',
-      'testsrc2=size=1920x1080:rate=30',
+      `testsrc2=size=${SIZES[size].join('x')}:rate=30`,
       '-frames:v',
       String(frames),
       ...encode,
@@ -341,25 +348,24 @@ if (suites.includes('synthetic')) {
   }
 }
 if (suites.includes('decode')) {
-  for (const [codec, c] of Object.entries(CODECS)) {
-    const file = path.join(media, fileName(c.file, decodeFrames));
-    work.push({
-      suite: 'decode',
-      key: `${codec} 1080p`,
-      fields: { codec, size: '1080p', width: 1920, height: 1080, format: 'I420', frames: decodeFrames },
-      variants: ['floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
-      run: (variant) =>
-        variant === 'floor'
-          ? {
-              ...floorResult(
-                gstLaunch(c.floor(file)),
-                gstLaunch(c.floor(path.join(media, fileName(c.file, WARMUP)))),
-                decodeFrames - WARMUP,
-              ),
-              decoder: c.decoder,
-            }
-          : runNode({ suite: 'decode', variant, file, frames: decodeFrames }),
-    });
+  for (const size of sizes) {
+    for (const [codec, c] of Object.entries(CODECS)) {
+      const frames = decodeFramesFor(size);
+      const file = path.join(media, fileName(c.file, size, frames));
+      const start = path.join(media, fileName(c.file, size, WARMUP));
+      work.push({
+        suite: 'decode',
+        key: `${codec} ${size}`,
+        fields: { codec, size, width: SIZES[size][0], height: SIZES[size][1], format: 'I420', frames },
+        variants: ['floor', 'queue-floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
+        run: (variant) => {
+          if (variant !== 'floor' && variant !== 'queue-floor') return runNode({ suite: 'decode', variant, file, frames });
+          // The queue floor: the decoder's output handed to a second thread, as frame-source hands it to JS.
+          const launch = (f) => gstLaunch(variant === 'floor' ? c.floor(f) : `${c.floor(f)} ! queue`);
+          return { ...floorResult(launch(file), launch(start), frames - WARMUP, variant), decoder: c.decoder };
+        },
+      });
+    }
   }
 }
 if (suites.includes('streams')) {
@@ -381,7 +387,7 @@ if (suites.includes('streams')) {
 }
 if (suites.includes('gpu')) {
   for (const [codec, c] of Object.entries(GPU_CODECS)) {
-    const file = path.join(media, fileName(c.file, gpuFrames));
+    const file = path.join(media, fileName(c.file, '1080p', gpuFrames));
     for (const [output, caps] of Object.entries(GPU_OUTPUTS)) {
       work.push({
         suite: 'gpu',
@@ -393,7 +399,7 @@ if (suites.includes('gpu')) {
             ? {
                 ...floorResult(
                   gstLaunch(c.floor(file, caps)),
-                  gstLaunch(c.floor(path.join(media, fileName(c.file, WARMUP)), caps)),
+                  gstLaunch(c.floor(path.join(media, fileName(c.file, '1080p', WARMUP)), caps)),
                   gpuFrames - WARMUP,
                 ),
                 decoder: c.decoder,
@@ -572,6 +578,7 @@ const TABLES = {
         ['decoder', (r) => r.decoder ?? '-'],
         COL.cpu,
         COL.ratio,
+        ['× queue floor', (r) => fmt(r.ratioToQueueFloor, 2)],
         COL.overhead,
         COL.consumer,
         COL.fps,
@@ -642,7 +649,7 @@ const result = {
     variants,
     frames: {
       ...Object.fromEntries(sizes.map((s) => [s, framesFor(s)])),
-      decode: decodeFrames,
+      ...(suites.includes('decode') ? { decode: Object.fromEntries(sizes.map((s) => [s, decodeFramesFor(s)])) } : {}),
       streams: streamFrames,
       live: liveFrames,
       gpu: gpuFrames,
@@ -656,7 +663,7 @@ const result = {
       'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame of the same work',
     ratioToQueueFloor:
-      'synthetic: cpuMsPerFrame / the queue-floor cpuMsPerFrame (gst-launch … ! queue ! fakesink: GStreamer handing each frame to a second thread)',
+      'synthetic and decode: cpuMsPerFrame / the queue-floor cpuMsPerFrame (gst-launch … ! queue ! fakesink: GStreamer handing each frame to a second thread)',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
     consumerMsPerFrame:
       'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',
@@ -681,7 +688,13 @@ console.log(
 );
 console.log(
   `${rounds} rounds, medians; frames per run: ${Object.entries(result.settings.frames)
-    .map(([k, v]) => `${k} ${v}`)
+    .map(([k, v]) =>
+      typeof v === 'object'
+        ? `${k} ${Object.entries(v)
+            .map(([s, n]) => `${s} ${n}`)
+            .join('/')}`
+        : `${k} ${v}`,
+    )
     .join(', ')}`,
 );
 for (const s of skipped) console.log(`SKIPPED: ${s}`);
