@@ -1,7 +1,7 @@
 // Software decoders write their output into the ring: a file through `uri` at its native format
-// reaches JS with no copy by frame-source. avdec_* (gst-libav), vp9dec and av1dec copy each decoded
-// picture into a slot (their own one copy, the one they make for any sink), vp8dec writes its
-// output there (README's table); the bytes are those gst-launch-1.0 decodes.
+// reaches JS with no copy by frame-source. avdec_* (gst-libav), vp8dec/vp9dec and av1dec copy each
+// decoded picture into a slot (their own one copy, the one they make for any sink); the bytes are
+// those gst-launch-1.0 decodes.
 import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, type Frame } from '../lib/index';
