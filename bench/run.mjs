@@ -303,6 +303,14 @@ function floorResult(full, one, measuredFrames, variant = 'floor') {
   };
 }
 
+// The floor (`full ! fakesink`) or the queue floor (`full ! queue ! fakesink`: GStreamer's own cost
+// of handing each frame to another thread, as frame-source hands it to the JS thread; a source then
+// writes into buffers in turn instead of one it gets back at once), less the `start` run.
+function gstFloor(variant, full, start, measuredFrames) {
+  const launch = (desc) => gstLaunch(variant === 'queue-floor' ? `${desc} ! queue` : desc);
+  return floorResult(launch(full), launch(start), measuredFrames, variant);
+}
+
 function runNode(spec) {
   const r = spawnSync(process.execPath, [path.join(here, 'variant.mjs'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 300000 });
   if (r.status !== 0) throw new Error(`${spec.suite} ${spec.variant} failed (${r.status}): ${r.stderr}`);
@@ -327,19 +335,8 @@ if (suites.includes('synthetic')) {
         fields: { size, format, width: SIZES[size][0], height: SIZES[size][1], frames },
         variants,
         run: (variant) => {
-          if (variant === 'floor') {
-            return floorResult(gstLaunch(description), gstLaunch(synthDescription(size, format, WARMUP)), frames - WARMUP);
-          }
-          // GStreamer's own cost of handing each frame to another thread, as frame-source hands it
-          // to the JS thread: the source renders into buffers in turn instead of one it gets back at once.
-          if (variant === 'queue-floor') {
-            const queued = (d) => `${d} ! queue`;
-            return floorResult(
-              gstLaunch(queued(description)),
-              gstLaunch(queued(synthDescription(size, format, WARMUP))),
-              frames - WARMUP,
-              variant,
-            );
+          if (variant === 'floor' || variant === 'queue-floor') {
+            return gstFloor(variant, description, synthDescription(size, format, WARMUP), frames - WARMUP);
           }
           return runNode({ suite: 'synthetic', variant, description, frames });
         },
@@ -360,9 +357,7 @@ if (suites.includes('decode')) {
         variants: ['floor', 'queue-floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
         run: (variant) => {
           if (variant !== 'floor' && variant !== 'queue-floor') return runNode({ suite: 'decode', variant, file, frames });
-          // The queue floor: the decoder's output handed to a second thread, as frame-source hands it to JS.
-          const launch = (f) => gstLaunch(variant === 'floor' ? c.floor(f) : `${c.floor(f)} ! queue`);
-          return { ...floorResult(launch(file), launch(start), frames - WARMUP, variant), decoder: c.decoder };
+          return { ...gstFloor(variant, c.floor(file), c.floor(start), frames - WARMUP), decoder: c.decoder };
         },
       });
     }
