@@ -2,6 +2,7 @@
 #include "frame_source.h"
 
 #include <chrono>
+#include <cmath>
 #include <string>
 
 namespace fs {
@@ -307,7 +308,8 @@ Napi::Value FrameSourceHandle::PollAfter(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "_pollAfter expects a number of milliseconds");
   double ms = info[0].As<Napi::Number>().DoubleValue();
   if (!(ms >= 0) || ms > 60000) throw Napi::RangeError::New(env, "_pollAfter expects 0 to 60000 ms");
-  if (link_) link_->pollAfter(static_cast<uint64_t>(ms));
+  // Rounded up: a fraction of a millisecond arms the poll (for 1 ms) rather than cancelling it.
+  if (link_) link_->pollAfter(static_cast<uint64_t>(std::ceil(ms)));
   return env.Undefined();
 }
 
