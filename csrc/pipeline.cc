@@ -118,6 +118,9 @@ std::shared_ptr<SourcePipeline> SourcePipeline::create(const PipelineOptions& op
   p->ring_->setWake([weak]() {
     if (auto self = weak.lock()) self->wake();
   });
+  p->setup_.allocFailed = [weak](const std::string& why) {
+    if (auto self = weak.lock()) self->noteAllocFailure(why);
+  };
   return p;
 }
 
@@ -339,12 +342,24 @@ void SourcePipeline::runControl(std::function<void(SourcePipeline&)> work) {
   }).detach();
 }
 
-void SourcePipeline::pushError(const std::string& message) {
+void SourcePipeline::pushError(const std::string& message, int code) {
   Item item;
   item.kind = Item::Kind::Error;
   item.message = message;
   item.domain = "frame-source";
+  item.code = code;
   push(std::move(item));
+}
+
+// The allocating thread (upstream's, or ours for copies): the first failure is the one reported.
+void SourcePipeline::noteAllocFailure(const std::string& why) {
+  std::lock_guard<std::mutex> lk(allocMu_);
+  if (allocError_.empty()) allocError_ = why;
+}
+
+std::string SourcePipeline::allocFailure() {
+  std::lock_guard<std::mutex> lk(allocMu_);
+  return allocError_;
 }
 
 void SourcePipeline::setWake(std::function<void()> wake) {
@@ -650,7 +665,8 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
   }
 
   std::string error;
-  bool taken = backend_->describe ? takeIntoBackend(buf, &item, &error) : takeIntoRing(buf, &item);
+  int errorCode = kErrorGeneric;
+  bool taken = backend_->describe ? takeIntoBackend(buf, &item, &error, &errorCode) : takeIntoRing(buf, &item);
   if (!taken) {
     // A flush (seek) ends the wait for a slot: upstream is told to stop as for teardown.
     if (stopping_ || ring_->cancelled() || flushing_) {
@@ -658,7 +674,7 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
       return false;
     }
     if (!error.empty()) {
-      pushError(error);
+      pushError(error, errorCode);
       *flow = GST_FLOW_ERROR;
       return false;
     }
@@ -703,7 +719,7 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
 
 // GPU backends: the frame is in the backend's memory (upstream made it there, or wrote into our
 // pool), or is copied into a buffer of a pool of the backend's own, counted like a CPU copy.
-bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item, std::string* error) {
+bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item, std::string* error, int* errorCode) {
   auto handles = std::make_shared<FrameHandles>();
   if (backend_->describe(buf, videoInfo_, handles.get())) {
     if (!admitInFlight(item)) return false;
@@ -735,11 +751,22 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item, std::string* er
     std::lock_guard<std::mutex> lk(poolsMu_);
     pools_.push_back(std::make_unique<WeakRef>(copyPool_.get()));
   }
-  // The pool's max is the backpressure, as for upstream; a live source drops instead of waiting.
+  // The pool's max is the backpressure, as for upstream; a live source drops instead of waiting
+  // (the pool says EOS when none is free). FLUSHING: a flush or teardown. ERROR: no memory for a
+  // new buffer, which no source may take for a reason to drop frames.
   GstBufferPoolAcquireParams params{};
   params.flags = dropping() ? GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT : GST_BUFFER_POOL_ACQUIRE_FLAG_NONE;
   GstBuffer* raw = nullptr;
-  if (gst_buffer_pool_acquire_buffer(copyPool_.get(), &raw, &params) != GST_FLOW_OK) return false;
+  GstFlowReturn acquired = gst_buffer_pool_acquire_buffer(copyPool_.get(), &raw, &params);
+  if (acquired != GST_FLOW_OK) {
+    if (acquired == GST_FLOW_ERROR) {
+      std::string why = allocFailure();
+      *error =
+          why.empty() ? std::string("could not allocate the ") + backend_->name + " backend's memory for a frame" : why;
+      *errorCode = kErrorOutOfMemory;
+    }
+    return false;
+  }
   BufferPtr copy(raw);
   GstVideoFrame from, to;
   bool ok = gst_video_frame_map(&from, &videoInfo_, buf, GST_MAP_READ);
@@ -923,6 +950,15 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
       if (isError) {
         std::lock_guard<std::mutex> lk(self->elementsMu_);
         item.missing = self->missingPlugin_;
+      }
+      // Upstream failed because our pool could not allocate: it only knows its flow failed
+      // ("Internal data stream error"), so the reason is ours, and its words go to debug.
+      std::string why = isError ? self->allocFailure() : std::string();
+      if (!why.empty()) {
+        item.debug = item.message + (item.debug.empty() ? "" : "\n" + item.debug);
+        item.message = why;
+        item.domain = "frame-source";
+        item.code = kErrorOutOfMemory;
       }
       if (GST_MESSAGE_SRC(msg)) item.source = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
       self->push(std::move(item));

@@ -133,6 +133,10 @@ struct Item {
   bool early = false;  // Error: the notice handed out ahead of queued frames (the item itself stays in order)
 };
 
+// Error items frame-source makes itself have domain "frame-source" and one of these codes.
+constexpr int kErrorGeneric = 0;
+constexpr int kErrorOutOfMemory = 1;  // a backend's pool could not allocate memory for a frame
+
 struct PipelineStats {
   uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;
   uint64_t decoderFrames = 0;  // of zeroCopyFrames: written into their slot by a video decoder
@@ -215,7 +219,9 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void pushFrame(Item&& item);
   void setPoolsFlushing(bool flushing);
   void pushUrgent(Item&& item);
-  void pushError(const std::string& message);
+  void pushError(const std::string& message, int code = kErrorGeneric);
+  void noteAllocFailure(const std::string& why);
+  std::string allocFailure();
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   // The pool we offer, by who writes into it (see offerFor in pipeline.cc).
@@ -230,9 +236,9 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::string pathOf(GstBuffer* buf);
   GstFlowReturn takeSample(GstAppSink* sink);
   bool takeIntoRing(GstBuffer* buf, Item* item);
-  // False when the frame was not taken: with *error set, a failure the pipeline reports; without,
-  // dropped or interrupted (a live source, a flush, teardown).
-  bool takeIntoBackend(GstBuffer* buf, Item* item, std::string* error);
+  // False when the frame was not taken: with *error set, a failure the pipeline reports (its
+  // code in *errorCode); without, dropped or interrupted (a live source, a flush, teardown).
+  bool takeIntoBackend(GstBuffer* buf, Item* item, std::string* error, int* errorCode);
   bool admitInFlight(Item* item);
   void noteCaps(GstCaps* caps, GstBuffer* buf);  // buf: the first frame in these caps
   void push(Item&& item);
@@ -246,6 +252,10 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::shared_ptr<SlotRing> ring_;
   const Backend* backend_ = nullptr;
   BackendSetup setup_;
+  // The first allocation a backend's pool failed, and why (setup_.allocFailed): the error that
+  // follows (upstream's failed flow, or our copy's) is reported with this reason.
+  std::mutex allocMu_;
+  std::string allocError_;
   ElementPtr pipeline_;
 
   // Streaming-thread state (appsink has one streaming thread at a time).

@@ -44,7 +44,8 @@ export type PipelineErrorCode =
   | 'ERR_CAMERA_BUSY'
   | 'ERR_CAMERA_NOT_FOUND'
   | 'ERR_CONNECTION'
-  | 'ERR_FILE_NOT_FOUND';
+  | 'ERR_FILE_NOT_FOUND'
+  | 'ERR_OUT_OF_MEMORY';
 
 /**
  * The base class. `err instanceof FrameSourceError` is also true for OptionTypeError and

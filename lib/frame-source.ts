@@ -169,6 +169,8 @@ const GST_STREAM_ERROR_TYPE_NOT_FOUND = 4;
 const GST_STREAM_ERROR_WRONG_TYPE = 5;
 const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
 const GST_PARSE_ERROR_DELAYED_LINK = 7;
+// Errors the addon makes itself have domain 'frame-source' (csrc/pipeline.h, kError*).
+const NATIVE_ERROR_OUT_OF_MEMORY = 1;
 
 // decodebin (or a demuxer) exposed its pads and none could link to what follows it. GStreamer only
 // warns, but nothing can ever reach our sink then.
@@ -180,6 +182,7 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
   const core = item.domain === 'gst-core-error-quark';
   const stream = item.domain === 'gst-stream-error-quark';
   const resource = item.domain === 'gst-resource-error-quark';
+  if (item.domain === 'frame-source' && item.code === NATIVE_ERROR_OUT_OF_MEMORY) return 'ERR_OUT_OF_MEMORY';
   if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
   if (isDelayedLinkFailure(item)) return 'ERR_NOT_NEGOTIATED';
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {

@@ -313,6 +313,37 @@ describe('DMA-BUF frames in upstream’s own, unbounded memory (test plugin, chi
   });
 });
 
+// Each buffer of the dmabuf backend's pools is one fd: a process near its fd limit cannot make
+// more. Upstream then only knows that its flow failed, and the sink's copy path used to count the
+// frame as dropped and go on, even for a source that must not drop.
+describe('DMA-BUF memory that cannot be allocated (child process near its fd limit)', () => {
+  it('fails with ERR_OUT_OF_MEMORY saying why, drops nothing, keeps the frames it gave, closes every fd', async () => {
+    const run = await runNode([path.join(ROOT, 'test/fixtures/fd-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs')]);
+    const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+    expect(r.crash).toBeUndefined();
+    expect(run.status).toBe(0);
+    // Upstream writing into our pool, and the sink copying into a pool of its own.
+    for (const path of ['pool', 'copy']) {
+      const x = r[path];
+      expect(x.error).toMatchObject({
+        code: 'ERR_OUT_OF_MEMORY',
+        name: 'PipelineError',
+        message: expect.stringMatching(/^could not allocate a 57600-byte dma-buf for a frame \(memfd allocator\): Too many open files/),
+      });
+      // The fds ran out before the ring (16) did; the frames handed out before are whole.
+      expect(x.held).toBeGreaterThanOrEqual(2);
+      expect(x.held).toBeLessThan(16);
+      expect(x.wrong).toBe(0);
+      expect(x.stats.droppedFrames).toBe(0);
+      expect(x.fdsAfter).toBe(0);
+      expect(x.again).toBe(true);
+    }
+    // Upstream's own words are kept as the debug text.
+    expect(r.pool.error.debug).toMatch(/Internal data stream error/);
+    expect(r.copy.stats.copiedFrames).toBe(r.copy.held);
+  });
+});
+
 describe('DMA-BUF frames that upstream makes (the first path)', () => {
   it('hands over the fds of memory:DMABuf buffers as they are: no copy, importable, bytes equal to the CPU path', async () => {
     // fsdmabufwrap (test-only, registered by FRAME_SOURCE_TEST_ELEMENTS=1) outputs memory:DMABuf

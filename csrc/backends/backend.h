@@ -8,6 +8,7 @@
 #include <gst/video/video.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct BackendSetup {
   std::shared_ptr<SlotRing> ring;  // the CPU ring (copies, downloads)
   uint32_t ringSize = 8;           // buffers in flight upstream, queued and held together
   int dmabufAllocator = 0;         // 0 auto, 1 dma-heap, 2 udmabuf, 3 memfd
+  // Called on the allocating (streaming) thread when a pool from newPool cannot allocate memory
+  // for a buffer, with why ("... Too many open files"): the element that asked then only reports
+  // a failed flow, so this is the reason the user sees.
+  std::function<void(const std::string& why)> allocFailed;
 };
 
 // A GPU a backend can use (cuda).

@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "util/old_glibc.h"
 
@@ -21,6 +23,10 @@ enum Allocator { kAuto = 0, kDmaHeap = 1, kUdmabuf = 2, kMemfd = 3, kNone = -1 }
 
 constexpr const char* kDmaHeapPath = "/dev/dma_heap/system";
 constexpr const char* kUdmabufPath = "/dev/udmabuf";
+
+const char* allocatorName(int allocator) {
+  return allocator == kDmaHeap ? "dma-heap" : allocator == kUdmabuf ? "udmabuf" : "memfd";
+}
 
 bool deviceUsable(const char* path) { return access(path, R_OK | W_OK) == 0 || access(path, R_OK) == 0; }
 
@@ -130,6 +136,7 @@ struct DmabufPoolState {
   GstVideoInfo info;
   bool addMeta = false;
   size_t size = 0;
+  std::function<void(const std::string&)> allocFailed;  // BackendSetup::allocFailed
 };
 
 struct GstDmabufSlotPool {
@@ -169,7 +176,12 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   DmabufPoolState* st = stateOf(pool);
   int fd = allocateFd(st->allocator, st->size);
   if (fd < 0) {
-    GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, g_strerror(errno));
+    const char* why = g_strerror(errno);
+    GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, why);
+    if (st->allocFailed) {
+      st->allocFailed("could not allocate a " + std::to_string(st->size) + "-byte dma-buf for a frame (" +
+                      allocatorName(st->allocator) + " allocator): " + why);
+    }
     return GST_FLOW_ERROR;
   }
   // The memory owns the fd from here on: it is closed when the memory is freed. Kept mapped once
@@ -260,6 +272,7 @@ GstBufferPool* newPool(const BackendSetup& setup) {
   if (allocator == kNone) return nullptr;
   auto* pool = static_cast<GstDmabufSlotPool*>(g_object_new(gst_dmabuf_slot_pool_get_type(), nullptr));
   pool->state->allocator = allocator;
+  pool->state->allocFailed = setup.allocFailed;
   pool->state->fdAllocator = gst_dmabuf_allocator_new();
   gst_object_ref_sink(pool);
   return GST_BUFFER_POOL(pool);
