@@ -1,13 +1,14 @@
 // Faults while running: a corrupt file that errors mid-stream, a truncated file, end of stream
 // before the first frame, caps that cannot be negotiated at run time, an element that refuses to
-// change state. Each gives a typed error (or a clean end), the iterator rejects, the process lives
-// on, and every slot comes back.
+// change state, frame slots that JS cannot allocate. Each gives a typed error (or a clean end), the
+// iterator rejects, the process lives on, and every slot comes back.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrameSource, PipelineError, type Frame } from '../lib/index';
-import { sleep, tempDir } from './helpers';
+import { ROOT, sleep, tempDir } from './helpers';
 import { makeWebm } from './media';
+import { runNode } from './run-node';
 
 let dir: string;
 
@@ -168,4 +169,20 @@ it('rejects when an element refuses to change state, and the process goes on', a
   // And a healthy source after the failures.
   const ok = new FrameSource({ pipeline: 'videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48' });
   expect((await drain(ok)).frames).toBe(3);
+});
+
+it('rejects with ERR_OUT_OF_MEMORY when JS cannot allocate the slots, allocates nothing, and the process goes on', async () => {
+  // In a child that caps its own address space: 256 MiB slots do not fit in what is left.
+  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs')]);
+  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+  expect(r.crash).toBeUndefined();
+  expect(run.status).toBe(0);
+  expect(r.slots.error).toMatchObject({
+    code: 'ERR_OUT_OF_MEMORY',
+    message: expect.stringMatching(/^could not allocate \d+ frame slot\(s\) of 268\d{6} bytes: /),
+    cause: expect.stringMatching(/RangeError/),
+  });
+  expect(r.slots.state).toBe('closed');
+  expect(r.slots.stats).toMatchObject({ frames: 0, slots: 0, slotBytes: 0, slotsInUse: 0 });
+  expect(r.slots.frames).toBe(3);
 });
