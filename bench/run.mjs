@@ -23,7 +23,7 @@
 //                      [--media DIR] [--prepare]
 //   --media keeps the encoded files in DIR (made there when missing); --prepare only makes them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -423,6 +423,60 @@ if (suites.includes('latency')) {
   });
 }
 
+// --- other processes ---------------------------------------------------------------------------
+// The figures are this process tree's CPU, but a process of someone else's busy on these 2 cores
+// slows ours all the same (caches, the other core, the hypervisor): a forgotten run in the
+// background once made every figure of a session ~10% worse and changed which variant looked
+// best. So the CPU of every other process (all of /proc but this one; the children of a run have
+// exited by the time it is read) is read around each run, and the bench says when it was busy.
+
+const TICK_MS = 1000 / 100; // USER_HZ, 100 on Linux
+function otherProcesses() {
+  const cpu = new Map(); // pid -> [name, ticks]
+  let names;
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return null; // not Linux: no figure
+  }
+  for (const pid of names) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      cpu.set(pid, [stat.slice(stat.indexOf('(') + 1, close), Number(fields[11]) + Number(fields[12])]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return cpu;
+}
+// CPU ms of other processes between two snapshots, with the busiest names.
+function othersBetween(before, after) {
+  if (!before || !after) return null;
+  const busy = [];
+  for (const [pid, [name, ticks]] of after) {
+    const d = ticks - (before.get(pid)?.[1] ?? 0);
+    if (d > 0) busy.push([name, d * TICK_MS]);
+  }
+  busy.sort((a, b) => b[1] - a[1]);
+  return { ms: busy.reduce((a, [, ms]) => a + ms, 0), top: busy.slice(0, 3) };
+}
+const OTHERS_WARN = 0.1; // of one core
+const disturbed = []; // runs during which other processes were busy
+{
+  const before = otherProcesses();
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = othersBetween(before, otherProcesses());
+  if (idle && idle.ms / 1000 > OTHERS_WARN) {
+    const top = idle.top.map(([n, ms]) => `${n} ${((ms / 1000) * 100).toFixed(0)}%`).join(', ');
+    console.error(
+      `bench: WARNING: other processes use ${((idle.ms / 1000) * 100).toFixed(0)}% of a core before the run (${top}): the figures will be off`,
+    );
+  }
+}
+
 // --- rounds --------------------------------------------------------------------------------------
 
 function shuffle(a) {
@@ -445,8 +499,14 @@ const started = Date.now();
 for (let round = 1; round <= rounds; round++) {
   for (const w of work) {
     for (const variant of shuffle([...w.variants])) {
+      const before = otherProcesses();
+      const t = performance.now();
       const r = await w.run(variant);
+      const others = othersBetween(before, otherProcesses());
+      // As a share of one core over the run (gst-launch floors: both of their runs).
+      r.otherCpuPercent = others ? (others.ms / (performance.now() - t)) * 100 : null;
       const key = sampleKey(w, variant);
+      if (others && r.otherCpuPercent > OTHERS_WARN * 100) disturbed.push({ key, round, percent: r.otherCpuPercent, top: others.top });
       if (!samples.has(key)) samples.set(key, []);
       samples.get(key).push(r);
       process.stderr.write(`\rround ${round}/${rounds}  ${key.padEnd(48)} ${(r.cpuMs / r.measuredFrames).toFixed(3)} ms/frame   `);
@@ -491,6 +551,7 @@ for (const w of work) {
       droppedFrames: median(runs.map((r) => r.droppedFrames)),
       decoder: runs.find((r) => r.decoder)?.decoder ?? null,
       decoderFrames: median(runs.map((r) => r.decoderFrames)),
+      otherCpuPercentMax: runs.some((r) => r.otherCpuPercent === null) ? null : Math.max(...runs.map((r) => r.otherCpuPercent)),
     });
   }
 }
@@ -653,6 +714,7 @@ const result = {
     seconds: Math.round((Date.now() - started) / 1000),
   },
   skipped,
+  disturbed,
   definitions: {
     cpuMsPerFrame:
       'process CPU (user + system, all threads) per frame, median over rounds; Node variants: from the arrival of frame 20 in JS to the last (steady state: start-up and the first touch of ring slots excluded); floor: gst-launch with N frames minus gst-launch with 20 frames (wait4 rusage); streams: all sources together, from the moment each has delivered 20 frames, over every frame delivered after it; floor: 8 gst-launch at once, summed',
@@ -669,6 +731,8 @@ const result = {
     busy: 'latency suite, frame-source-busy: 10 ms of synchronous JS work after each frame',
     copiedFrames: 'decode suite: frames frame-source itself copied into a slot (stats.copiedFrames), median over rounds',
     decoderFrames: 'frames a software decoder copied into its slot itself (stats.decoderFrames): its own one copy, as into any sink',
+    otherCpuPercentMax:
+      "CPU that every other process on the machine used during the row's runs (/proc, 10 ms ticks), in % of one core over each run; the highest of the rounds. `disturbed` lists the runs above 10%",
   },
   labels: LABELS,
   rows,
@@ -696,6 +760,15 @@ for (const s of skipped) console.log(`SKIPPED: ${s}`);
 for (const suite of suites) {
   const rs = rows.filter((r) => r.suite === suite);
   if (rs.length) console.log(`\n${suite}\n\n${TABLES[suite](rs)}`);
+}
+if (disturbed.length > 0) {
+  const worst = [...disturbed].sort((a, b) => b.percent - a.percent).slice(0, 5);
+  console.log(
+    `\nWARNING: other processes were busy during ${disturbed.length} of ${[...samples.values()].flat().length} runs, ` +
+      `up to ${worst[0].percent.toFixed(0)}% of a core; those rows may be off (run again on an idle machine):`,
+  );
+  for (const d of worst)
+    console.log(`  round ${d.round} ${d.key}: ${d.percent.toFixed(0)}% (${d.top.map(([n, ms]) => `${n} ${ms.toFixed(0)} ms`).join(', ')})`);
 }
 console.log(`\nJSON: ${JSON.stringify({ machine: m, rows })}`);
 console.log(`\nwrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))} and latest.svg`);

@@ -1,7 +1,9 @@
 // `npm run bench` itself: a short run of every suite that this machine can run goes end to end
 // (its tables, JSON and chart), with the figures that are not timings checked (frames, copies,
-// zero-copy share, which variants ran); and the chart draws values where they belong, below 0
-// included. No timing is asserted: performance lives in the bench's own output, not in tests.
+// zero-copy share, which variants ran); it says when another process was busy beside it; and the
+// chart draws values where they belong, below 0 included. No timing is asserted: performance lives
+// in the bench's own output, not in tests.
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
@@ -22,6 +24,7 @@ interface Row {
   decoderFrames: number | null;
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
+  otherCpuPercentMax: number | null;
 }
 
 let dir: string;
@@ -67,6 +70,7 @@ describe('npm run bench, one short round of each suite', () => {
     expect(variants('latency')).toEqual(['appsink-copy', 'frame-source', 'frame-source-busy', 'wake-floor']);
     for (const r of rows) {
       expect(r.cpuMsPerFrame).toBeGreaterThan(0);
+      expect(r.otherCpuPercentMax).toBeGreaterThanOrEqual(0);
       if (r.variant === 'floor') expect(r.ratioToFloor).toBe(1);
     }
     // One decode row per codec and variant: H.264 and VP9 at the one size asked for.
@@ -106,6 +110,44 @@ describe('npm run bench, one short round of each suite', () => {
     // Every bar of the decode panel: H.264 and VP9, each variant but the floor.
     for (const label of ['h264 720p frame-source', 'h264 720p node-av', 'vp9 720p queue-floor']) expect(svg).toContain(`>${label}<`);
   });
+});
+
+// A process of someone else's that is busy while the bench runs makes its figures wrong: the bench
+// must say so. A CPU hog runs beside a short floor-only run.
+describe('npm run bench beside a busy process', () => {
+  it('names the process and the runs it disturbed', async () => {
+    const hog = spawn(process.execPath, ['-e', 'process.title = "frame-source-hog"; for (;;) {}'], { stdio: 'ignore' });
+    try {
+      const run = await runNode([
+        path.join(ROOT, 'bench', 'run.mjs'),
+        '--rounds',
+        '2',
+        '--sizes',
+        '720p',
+        '--formats',
+        'I420',
+        '--frames',
+        '60',
+        '--suites',
+        'synthetic',
+        '--variants',
+        'floor',
+        '--out',
+        path.join(dir, 'busy'),
+      ]);
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/WARNING: other processes were busy during 2 of 2 runs/);
+      const result = JSON.parse(readFileSync(path.join(dir, 'busy', 'latest.json'), 'utf8'));
+      expect(result.disturbed).toHaveLength(2);
+      for (const d of result.disturbed) {
+        expect(d.percent).toBeGreaterThan(50);
+        expect(d.top[0][0]).toMatch(/^(frame-source-ho|node)/); // comm is cut at 15 characters
+      }
+      expect(result.rows[0].otherCpuPercentMax).toBeGreaterThan(50);
+    } finally {
+      hog.kill('SIGKILL');
+    }
+  }, 60_000);
 });
 
 // The chart alone, from figures made up for it: a variant cheaper than the floor (a negative
