@@ -937,7 +937,18 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       const handle = session.handle;
       const { id, size } = item;
       download = async (): Promise<Uint8Array> => {
-        const target = this.#allocate(size);
+        let target: Uint8Array;
+        try {
+          target = this.#allocate(size);
+        } catch (err) {
+          throw new FrameSourceError(
+            'ERR_OUT_OF_MEMORY',
+            `could not allocate ${size} bytes to download a frame into: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        }
         const n = await handle._download(id, target);
         this.#downloaded++;
         this.#bytesDownloaded += n;

@@ -129,7 +129,9 @@ export class Frame {
   /**
    * The frame's bytes in CPU memory: `data` itself for a CPU frame; for a GPU backend's frame, one
    * copy into a new SharedArrayBuffer (ArrayBuffer with sharedMemory: false), made off the JS
-   * thread and counted in stats.downloadedFrames. Laid out as `layout` says.
+   * thread and counted in stats.downloadedFrames. Laid out as `layout` says. Rejects with
+   * ERR_FRAME_RELEASED after release(), and with ERR_OUT_OF_MEMORY when the copy's memory cannot
+   * be allocated (the frame stays held and can be downloaded again).
    */
   download(): Promise<Uint8Array> {
     try {

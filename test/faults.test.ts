@@ -1,6 +1,6 @@
 // Faults while running: a corrupt file that errors mid-stream, a truncated file, end of stream
 // before the first frame, caps that cannot be negotiated at run time, an element that refuses to
-// change state, frame slots that JS cannot allocate. Each gives a typed error (or a clean end), the
+// change state, frame slots or a download that JS cannot allocate. Each gives a typed error (or a clean end), the
 // iterator rejects, the process lives on, and every slot comes back.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,7 +173,7 @@ it('rejects when an element refuses to change state, and the process goes on', a
 
 it('rejects with ERR_OUT_OF_MEMORY when JS cannot allocate the slots, allocates nothing, and the process goes on', async () => {
   // In a child that caps its own address space: 256 MiB slots do not fit in what is left.
-  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs')]);
+  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'slots']);
   const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
   expect(r.crash).toBeUndefined();
   expect(run.status).toBe(0);
@@ -185,4 +185,19 @@ it('rejects with ERR_OUT_OF_MEMORY when JS cannot allocate the slots, allocates 
   expect(r.slots.state).toBe('closed');
   expect(r.slots.stats).toMatchObject({ frames: 0, slots: 0, slotBytes: 0, slotsInUse: 0 });
   expect(r.slots.frames).toBe(3);
+});
+
+it('rejects download() with ERR_OUT_OF_MEMORY when JS cannot allocate the bytes; the frame stays and downloads later', async () => {
+  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'download']);
+  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+  expect(r.crash).toBeUndefined();
+  expect(run.status).toBe(0);
+  expect(r.download.error).toMatchObject({
+    code: 'ERR_OUT_OF_MEMORY',
+    message: 'could not allocate 67108864 bytes to download a frame into: Array buffer allocation failed',
+    cause: expect.stringMatching(/RangeError/),
+  });
+  expect(r.download.failed).toMatchObject({ downloadedFrames: 0, bytesDownloaded: 0, heldFrames: 1 });
+  expect(r.download.bytes).toBe(67108864);
+  expect(r.download.after).toMatchObject({ downloadedFrames: 1, bytesDownloaded: 67108864 });
 });
