@@ -1,7 +1,7 @@
 // Faults while running: a corrupt file that errors mid-stream, a truncated file, end of stream
 // before the first frame, caps that cannot be negotiated at run time, an element that refuses to
-// change state, frame slots or a download that JS cannot allocate. Each gives a typed error (or a clean end), the
-// iterator rejects, the process lives on, and every slot comes back.
+// change state, frame slots or a download that JS cannot allocate. Each gives a typed error (or a
+// clean end), the iterator rejects, the process lives on, and every slot comes back.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
