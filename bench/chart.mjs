@@ -221,8 +221,11 @@ export function renderChart(result) {
     });
   y += Math.max(left, right) + 24;
   const height = y;
+  // Runs that other processes slowed down are listed in the JSON; the footer says how many.
+  const disturbed = result.disturbed?.length ?? 0;
+  const note = disturbed > 0 ? `; ${disturbed} run${disturbed > 1 ? 's' : ''} disturbed by other processes` : '';
   out.push(
-    `<text x="56" y="${height - 8}" fill="#666">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the tables for its share)`)}</text>`,
+    `<text x="56" y="${height - 8}" fill="${disturbed > 0 ? '#c00000' : '#666'}">${esc(`medians of ${result.settings.rounds} interleaved rounds, ${result.date.slice(0, 10)}; consumer included (see the tables for its share)${note}`)}</text>`,
   );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${out.join('\n')}\n</svg>\n`;
 }

@@ -107,6 +107,10 @@ describe('npm run bench, one short round of each suite', () => {
     expect(svg).toContain('Decoding a file: CPU × the gst-launch floor');
     expect(svg).toContain('8 streams at once');
     expect(svg).toContain('Live 30 fps: sink-to-JS latency, ms');
+    // Under jest other test files run beside the bench: the footer may count disturbed runs, and
+    // says so only when the JSON lists them.
+    const disturbed = JSON.parse(readFileSync(path.join(dir, 'out', 'latest.json'), 'utf8')).disturbed.length;
+    expect(svg.includes('disturbed by other processes')).toBe(disturbed > 0);
     // Every bar of the decode panel: H.264 and VP9, each variant but the floor.
     for (const label of ['h264 720p frame-source', 'h264 720p node-av', 'vp9 720p queue-floor']) expect(svg).toContain(`>${label}<`);
   });
@@ -144,6 +148,7 @@ describe('npm run bench beside a busy process', () => {
         expect(d.top[0][0]).toMatch(/^(frame-source-ho|node)/); // comm is cut at 15 characters
       }
       expect(result.rows[0].otherCpuPercentMax).toBeGreaterThan(50);
+      expect(readFileSync(path.join(dir, 'busy', 'latest.svg'), 'utf8')).toContain('; 2 runs disturbed by other processes<');
     } finally {
       hog.kill('SIGKILL');
     }
