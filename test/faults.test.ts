@@ -201,3 +201,19 @@ it('rejects download() with ERR_OUT_OF_MEMORY when JS cannot allocate the bytes;
   expect(r.download.bytes).toBe(67108864);
   expect(r.download.after).toMatchObject({ downloadedFrames: 1, bytesDownloaded: 67108864 });
 });
+
+it('rejects with ERR_OUT_OF_MEMORY when a dma-buf cannot be mapped, instead of handing out frames nobody wrote', async () => {
+  // videotestsrc skips a frame whose buffer it cannot map and pushes the buffer unwritten: the
+  // dmabuf pool must not give it one.
+  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'map']);
+  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+  expect(r.crash).toBeUndefined();
+  expect(run.status).toBe(0);
+  expect(r.map.error).toMatchObject({
+    code: 'ERR_OUT_OF_MEMORY',
+    message: expect.stringMatching(/^could not map a 67108864-byte dma-buf for a frame \(memfd allocator\): Cannot allocate memory/),
+  });
+  expect(r.map.held).toBeLessThan(12);
+  expect(r.map.written).toEqual(r.map.written.map(() => true));
+  expect(r.map.stats.droppedFrames).toBe(0);
+});

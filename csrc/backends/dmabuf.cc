@@ -192,9 +192,22 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   // Mapped once for reading and writing now, so that every later map (upstream writing, a reader
   // reading) fits the mapping that stays: after a first map for writing alone, GstFdMemory would
   // mprotect the mapping for each read and each write after it, and refuse a write map while a
-  // reader still held a read-only one.
+  // reader still held a read-only one. A buffer that cannot be mapped (no address space left) must
+  // not be handed out: videotestsrc, for one, skips a frame it cannot map and pushes the buffer
+  // unwritten, a blank frame, silently.
   GstMapInfo map;
-  if (gst_memory_map(mem, &map, GST_MAP_READWRITE)) gst_memory_unmap(mem, &map);
+  errno = 0;
+  if (!gst_memory_map(mem, &map, GST_MAP_READWRITE)) {
+    int err = errno;
+    gst_memory_unref(mem);  // closes the fd
+    std::string why = "could not map a " + std::to_string(st->size) + "-byte dma-buf for a frame (" +
+                      allocatorName(st->allocator) + " allocator)" +
+                      (err != 0 ? std::string(": ") + g_strerror(err) : "");
+    GST_ERROR_OBJECT(pool, "%s", why.c_str());
+    if (st->allocFailed) st->allocFailed(why);
+    return GST_FLOW_ERROR;
+  }
+  gst_memory_unmap(mem, &map);
   if (st->allocator == kMemfd)
     gst_mini_object_set_qdata(GST_MINI_OBJECT_CAST(mem), memfdQuark(), GINT_TO_POINTER(1), nullptr);
   GstBuffer* buf = gst_buffer_new();
