@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FrameSource, PipelineError, type Frame } from '../lib/index';
 import { ROOT, sleep, tempDir } from './helpers';
 import { makeWebm } from './media';
-import { runNode } from './run-node';
+import { runFixture } from './run-node';
 
 let dir: string;
 
@@ -173,14 +173,7 @@ it('rejects when an element refuses to change state, and the process goes on', a
 
 it('rejects with ERR_OUT_OF_MEMORY when JS cannot allocate the slots, allocates nothing, and the process goes on', async () => {
   // In a child that caps its own address space: 256 MiB slots do not fit in what is left.
-  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'slots']);
-  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
-  expect(r.crash).toBeUndefined();
-  expect({ status: run.status, signal: run.signal, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-    status: 0,
-    signal: null,
-    stderr: '',
-  });
+  const r = await runFixture(ROOT, 'memory-limit-child.js', 'slots');
   expect(r.slots.error).toMatchObject({
     code: 'ERR_OUT_OF_MEMORY',
     message: expect.stringMatching(/^could not allocate \d+ frame slot\(s\) of 268\d{6} bytes: /),
@@ -192,14 +185,7 @@ it('rejects with ERR_OUT_OF_MEMORY when JS cannot allocate the slots, allocates 
 });
 
 it('rejects download() with ERR_OUT_OF_MEMORY when JS cannot allocate the bytes; the frame stays and downloads later', async () => {
-  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'download']);
-  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
-  expect(r.crash).toBeUndefined();
-  expect({ status: run.status, signal: run.signal, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-    status: 0,
-    signal: null,
-    stderr: '',
-  });
+  const r = await runFixture(ROOT, 'memory-limit-child.js', 'download');
   expect(r.download.error).toMatchObject({
     code: 'ERR_OUT_OF_MEMORY',
     message: 'could not allocate 150994944 bytes to download a frame into: Array buffer allocation failed',
@@ -213,14 +199,7 @@ it('rejects download() with ERR_OUT_OF_MEMORY when JS cannot allocate the bytes;
 it('rejects with ERR_OUT_OF_MEMORY when a dma-buf cannot be mapped, instead of handing out frames nobody wrote', async () => {
   // videotestsrc skips a frame whose buffer it cannot map and pushes the buffer unwritten: the
   // dmabuf pool must not give it one.
-  const run = await runNode([path.join(ROOT, 'test/fixtures/memory-limit-child.js'), path.join(ROOT, 'dist', 'index.cjs'), 'map']);
-  const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
-  expect(r.crash).toBeUndefined();
-  expect({ status: run.status, signal: run.signal, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
-    status: 0,
-    signal: null,
-    stderr: '',
-  });
+  const r = await runFixture(ROOT, 'memory-limit-child.js', 'map');
   expect(r.map.error).toMatchObject({
     code: 'ERR_OUT_OF_MEMORY',
     message: expect.stringMatching(/^could not map a 150994944-byte dma-buf for a frame \(memfd allocator\): Cannot allocate memory/),
