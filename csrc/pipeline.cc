@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include <gst/base/gstbasetransform.h>
 #include <gst/pbutils/missing-plugins.h>
@@ -351,15 +352,17 @@ void SourcePipeline::pushError(const std::string& message, int code) {
   push(std::move(item));
 }
 
-// The allocating thread (upstream's, or ours for copies): the first failure is the one reported.
+// The allocating thread (upstream's, or ours for copies): the first failure not yet reported.
 void SourcePipeline::noteAllocFailure(const std::string& why) {
   std::lock_guard<std::mutex> lk(allocMu_);
   if (allocError_.empty()) allocError_ = why;
 }
 
-std::string SourcePipeline::allocFailure() {
+// Taken by the error it caused (our copy's, or upstream's next one), so that a later error of
+// another cause keeps its own words.
+std::string SourcePipeline::takeAllocFailure() {
   std::lock_guard<std::mutex> lk(allocMu_);
-  return allocError_;
+  return std::exchange(allocError_, std::string());
 }
 
 void SourcePipeline::setWake(std::function<void()> wake) {
@@ -760,7 +763,7 @@ bool SourcePipeline::takeIntoBackend(GstBuffer* buf, Item* item, std::string* er
   GstFlowReturn acquired = gst_buffer_pool_acquire_buffer(copyPool_.get(), &raw, &params);
   if (acquired != GST_FLOW_OK) {
     if (acquired == GST_FLOW_ERROR) {
-      std::string why = allocFailure();
+      std::string why = takeAllocFailure();
       *error =
           why.empty() ? std::string("could not allocate the ") + backend_->name + " backend's memory for a frame" : why;
       *errorCode = kErrorOutOfMemory;
@@ -953,7 +956,7 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
       }
       // Upstream failed because our pool could not allocate: it only knows its flow failed
       // ("Internal data stream error"), so the reason is ours, and its words go to debug.
-      std::string why = isError ? self->allocFailure() : std::string();
+      std::string why = isError ? self->takeAllocFailure() : std::string();
       if (!why.empty()) {
         item.debug = item.message + (item.debug.empty() ? "" : "\n" + item.debug);
         item.message = why;

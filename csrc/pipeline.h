@@ -221,7 +221,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   void pushUrgent(Item&& item);
   void pushError(const std::string& message, int code = kErrorGeneric);
   void noteAllocFailure(const std::string& why);
-  std::string allocFailure();
+  std::string takeAllocFailure();
 
   GstPadProbeReturn answerAllocation(GstQuery* query);
   // The pool we offer, by who writes into it (see offerFor in pipeline.cc).
@@ -252,8 +252,8 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::shared_ptr<SlotRing> ring_;
   const Backend* backend_ = nullptr;
   BackendSetup setup_;
-  // The first allocation a backend's pool failed, and why (setup_.allocFailed): the error that
-  // follows (upstream's failed flow, or our copy's) is reported with this reason.
+  // Why a backend's pool last failed to allocate (setup_.allocFailed), until the error that
+  // follows (upstream's failed flow, or our copy's) takes it as its message.
   std::mutex allocMu_;
   std::string allocError_;
   ElementPtr pipeline_;

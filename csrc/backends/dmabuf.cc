@@ -171,19 +171,23 @@ gboolean poolSetConfig(GstBufferPool* pool, GstStructure* config) {
   return GST_BUFFER_POOL_CLASS(gst_dmabuf_slot_pool_parent_class)->set_config(pool, config);
 }
 
+// A new buffer could not be made (`what`: "allocate" or "map"; err: errno, 0 when unknown): logs
+// it, tells the pipeline why (BackendSetup::allocFailed), and fails the allocation.
+GstFlowReturn allocFailed(GstBufferPool* pool, const char* what, int err) {
+  DmabufPoolState* st = stateOf(pool);
+  std::string why = std::string("could not ") + what + " a " + std::to_string(st->size) +
+                    "-byte dma-buf for a frame (" + allocatorName(st->allocator) + " allocator)" +
+                    (err != 0 ? std::string(": ") + g_strerror(err) : "");
+  GST_ERROR_OBJECT(pool, "%s", why.c_str());
+  if (st->allocFailed) st->allocFailed(why);
+  return GST_FLOW_ERROR;
+}
+
 // Called from the streaming thread when the pool has no idle buffer and is below its max.
 GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
   DmabufPoolState* st = stateOf(pool);
   int fd = allocateFd(st->allocator, st->size);
-  if (fd < 0) {
-    const char* why = g_strerror(errno);
-    GST_ERROR_OBJECT(pool, "could not allocate a %zu-byte dma-buf: %s", st->size, why);
-    if (st->allocFailed) {
-      st->allocFailed("could not allocate a " + std::to_string(st->size) + "-byte dma-buf for a frame (" +
-                      allocatorName(st->allocator) + " allocator): " + why);
-    }
-    return GST_FLOW_ERROR;
-  }
+  if (fd < 0) return allocFailed(pool, "allocate", errno);
   // The memory owns the fd from here on: it is closed when the memory is freed. Kept mapped once
   // mapped: without the flag every map (each frame upstream renders, each read) is an mmap and its
   // unmap a munmap, whose TLB shootdown cost more than the rest of a small frame's hand-off. CPU
@@ -200,12 +204,7 @@ GstFlowReturn poolAllocBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   if (!gst_memory_map(mem, &map, GST_MAP_READWRITE)) {
     int err = errno;
     gst_memory_unref(mem);  // closes the fd
-    std::string why = "could not map a " + std::to_string(st->size) + "-byte dma-buf for a frame (" +
-                      allocatorName(st->allocator) + " allocator)" +
-                      (err != 0 ? std::string(": ") + g_strerror(err) : "");
-    GST_ERROR_OBJECT(pool, "%s", why.c_str());
-    if (st->allocFailed) st->allocFailed(why);
-    return GST_FLOW_ERROR;
+    return allocFailed(pool, "map", err);
   }
   gst_memory_unmap(mem, &map);
   if (st->allocator == kMemfd)
