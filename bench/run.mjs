@@ -383,6 +383,7 @@ if (suites.includes('streams')) {
 if (suites.includes('gpu')) {
   for (const [codec, c] of Object.entries(GPU_CODECS)) {
     const file = path.join(media, fileName(c.file, '1080p', gpuFrames));
+    const start = path.join(media, fileName(c.file, '1080p', WARMUP));
     for (const [output, caps] of Object.entries(GPU_OUTPUTS)) {
       work.push({
         suite: 'gpu',
@@ -391,14 +392,7 @@ if (suites.includes('gpu')) {
         variants: ['floor', 'frame-source'],
         run: (variant) =>
           variant === 'floor'
-            ? {
-                ...floorResult(
-                  gstLaunch(c.floor(file, caps)),
-                  gstLaunch(c.floor(path.join(media, fileName(c.file, '1080p', WARMUP)), caps)),
-                  gpuFrames - WARMUP,
-                ),
-                decoder: c.decoder,
-              }
+            ? { ...gstFloor(variant, c.floor(file, caps), c.floor(start, caps), gpuFrames - WARMUP), decoder: c.decoder }
             : runNode({ suite: 'gpu', variant, file, output, frames: gpuFrames }),
       });
     }
