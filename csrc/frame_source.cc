@@ -130,11 +130,21 @@ class DownloadWorker : public Napi::AsyncWorker {
       SetError("download target too small");
       return;
     }
-    copied_ = gst_buffer_extract(buffer_.get(), 0, dst_, size);
-    if (copied_ != size) SetError("could not read the frame's memory");
+    if (GstMemory* unmapped = copyBufferBytes(buffer_.get(), dst_)) {
+      // e.g. a hardware dma-buf that the CPU cannot map (tiled, compressed, protected)
+      unreadable_ = true;
+      SetError(std::string("could not read the frame's memory: the CPU cannot map its ") + memoryKind(unmapped) +
+               " memory");
+      return;
+    }
+    copied_ = size;
   }
   void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(copied_))); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Object err = e.Value();
+    if (unreadable_) err.Set("code", "ERR_NO_CPU_MEMORY");
+    deferred_.Reject(err);
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -143,6 +153,7 @@ class DownloadWorker : public Napi::AsyncWorker {
   uint8_t* dst_;
   size_t capacity_;
   size_t copied_ = 0;
+  bool unreadable_ = false;
 };
 
 }  // namespace

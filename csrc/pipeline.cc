@@ -669,7 +669,7 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
 
   std::string error;
   int errorCode = kErrorGeneric;
-  bool taken = backend_->describe ? takeIntoBackend(buf, &item, &error, &errorCode) : takeIntoRing(buf, &item);
+  bool taken = backend_->describe ? takeIntoBackend(buf, &item, &error, &errorCode) : takeIntoRing(buf, &item, &error);
   if (!taken) {
     // A flush (seek) ends the wait for a slot: upstream is told to stop as for teardown.
     if (stopping_ || ring_->cancelled() || flushing_) {
@@ -689,7 +689,7 @@ bool SourcePipeline::makeFrame(GstSample* sample, Item* out, GstFlowReturn* flow
 }
 
 // CPU backend: the frame is in a ring slot (upstream wrote it there), or is copied into one.
-bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
+bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item, std::string* error) {
   if (gst_buffer_n_memory(buf) == 1) {
     MemoryMap map(gst_buffer_peek_memory(buf, 0));
     size_t offset = 0;
@@ -708,9 +708,14 @@ bool SourcePipeline::takeIntoRing(GstBuffer* buf, Item* item) {
   size_t total = gst_buffer_get_size(buf);
   int slot = ring_->acquire(total, !dropping(), &flushing_);
   if (slot < 0) return false;
-  gst_buffer_extract(buf, 0, ring_->data(slot), total);
   BufferPtr copy(gst_buffer_new());
-  gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));
+  gst_buffer_append_memory(copy.get(), ring_->wrap(slot, total));  // dropping `copy` frees the slot
+  if (GstMemory* unmapped = copyBufferBytes(buf, ring_->data(slot))) {
+    // An element that hands out memory the CPU cannot map under system-memory caps.
+    *error =
+        std::string("could not read a frame from upstream: the CPU cannot map its ") + memoryKind(unmapped) + " memory";
+    return false;
+  }
   item->slot = slot;
   item->size = total;
   item->copied = true;

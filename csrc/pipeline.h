@@ -235,9 +235,9 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   PoolOffer offerFor();
   std::string pathOf(GstBuffer* buf);
   GstFlowReturn takeSample(GstAppSink* sink);
-  bool takeIntoRing(GstBuffer* buf, Item* item);
-  // False when the frame was not taken: with *error set, a failure the pipeline reports (its
-  // code in *errorCode); without, dropped or interrupted (a live source, a flush, teardown).
+  // Both: false when the frame was not taken: with *error set, a failure the pipeline reports
+  // (its code in *errorCode); without, dropped or interrupted (a live source, a flush, teardown).
+  bool takeIntoRing(GstBuffer* buf, Item* item, std::string* error);
   bool takeIntoBackend(GstBuffer* buf, Item* item, std::string* error, int* errorCode);
   bool admitInFlight(Item* item);
   void noteCaps(GstCaps* caps, GstBuffer* buf);  // buf: the first frame in these caps

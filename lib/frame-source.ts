@@ -949,7 +949,14 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
             },
           );
         }
-        const n = await handle._download(id, target);
+        let n: number;
+        try {
+          n = await handle._download(id, target);
+        } catch (err) {
+          // The addon marks memory the CPU cannot map; anything else is unexpected and passes as is.
+          if ((err as { code?: unknown }).code !== 'ERR_NO_CPU_MEMORY') throw err;
+          throw new FrameSourceError('ERR_NO_CPU_MEMORY', (err as Error).message, { cause: err });
+        }
         this.#downloaded++;
         this.#bytesDownloaded += n;
         return target;

@@ -130,8 +130,10 @@ export class Frame {
    * The frame's bytes in CPU memory: `data` itself for a CPU frame; for a GPU backend's frame, one
    * copy into a new SharedArrayBuffer (ArrayBuffer with sharedMemory: false), made off the JS
    * thread and counted in stats.downloadedFrames. Laid out as `layout` says. Rejects with
-   * ERR_FRAME_RELEASED after release(), and with ERR_OUT_OF_MEMORY when the copy's memory cannot
-   * be allocated (the frame stays held and can be downloaded again).
+   * ERR_FRAME_RELEASED after release(), with ERR_OUT_OF_MEMORY when the copy's memory cannot be
+   * allocated (the frame stays held and can be downloaded again), and with ERR_NO_CPU_MEMORY when
+   * the CPU cannot map the frame's memory (e.g. a tiled or protected hardware dma-buf; the frame
+   * stays held, its handles valid).
    */
   download(): Promise<Uint8Array> {
     try {

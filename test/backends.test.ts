@@ -364,6 +364,44 @@ describe('DMA-BUF frames that upstream makes (the first path)', () => {
     expect(r.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0 });
     expect(r.fdsBack).toBe(true);
   });
+
+  it('memory the CPU cannot map: download() rejects with ERR_NO_CPU_MEMORY and the frame keeps its fd; a copy into slots fails the source', async () => {
+    // fsdmabufwrap mappable=false: dma-bufs over /dev/null's fd, which has no mmap. GStreamer's
+    // gst_buffer_extract replaced such a memory with NULL inside the frame's buffer (criticals on
+    // stderr, the memory and its fd dropped while JS held the frame).
+    const run = await runNode([path.join(__dirname, 'fixtures', 'unmappable-child.js'), path.join(ROOT, 'dist', 'index.cjs')], {
+      ...process.env,
+      FRAME_SOURCE_TEST_ELEMENTS: '1',
+    });
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    const r = Object.fromEntries(run.reports.map((x) => [x.report, x]));
+    expect(r.crash).toBeUndefined();
+    expect(r.download.frames).toHaveLength(4);
+    for (const f of r.download.frames) {
+      expect(f).toEqual({
+        error: {
+          name: 'FrameSourceError',
+          code: 'ERR_NO_CPU_MEMORY',
+          message: "could not read the frame's memory: the CPU cannot map its dmabuf memory",
+        },
+        released: false,
+        before: '/dev/null',
+        after: '/dev/null',
+      });
+    }
+    expect(r.download.stillOpen).toEqual(['/dev/null', '/dev/null', '/dev/null', '/dev/null']);
+    expect(r.download.stats).toMatchObject({ zeroCopyFrames: 4, downloadedFrames: 0 });
+    // Under system-memory caps the cpu backend copies the dma-bufs into slots: every byte when
+    // mappable; when not, the source fails instead of handing out frames it could not fill.
+    expect(r.copy.copied).toEqual([true, true, true, true]);
+    expect(r.copy.same).toBe(4);
+    expect(r.copy.delivered).toBe(0);
+    expect(r.copy.error).toEqual({
+      name: 'PipelineError',
+      code: 'ERR_PIPELINE',
+      message: 'could not read a frame from upstream: the CPU cannot map its dmabuf memory',
+    });
+  });
 });
 
 describe("Electron's sharedTexture shape", () => {

@@ -4,6 +4,7 @@
 
 #include <gst/gst.h>
 
+#include <cstring>
 #include <memory>
 
 namespace fs {
@@ -72,6 +73,29 @@ class MemoryMap {
   GstMapInfo info_{};
   bool ok_ = false;
 };
+
+// Copies a buffer's bytes, memory by memory, to dst (which holds gst_buffer_get_size(buf) bytes).
+// Each memory is mapped on its own rather than through gst_buffer_extract, which, when a memory
+// cannot be mapped (GStreamer 1.22), puts NULL in its place in the buffer and drops it: a frame JS
+// holds would lose its memory and its fd. Returns the memory that could not be mapped (not a
+// reference), or nullptr when every byte was copied.
+inline GstMemory* copyBufferBytes(GstBuffer* buf, uint8_t* dst) {
+  size_t at = 0;
+  for (guint i = 0; i < gst_buffer_n_memory(buf); i++) {
+    GstMemory* mem = gst_buffer_peek_memory(buf, i);
+    MemoryMap map(mem);
+    if (!map.ok()) return mem;
+    std::memcpy(dst + at, map.data(), map.size());
+    at += map.size();
+  }
+  return nullptr;
+}
+
+// What kind of memory it is, in GStreamer's words (its allocator's mem_type: "SystemMemory",
+// "dmabuf", "cuda", ...).
+inline const char* memoryKind(const GstMemory* mem) {
+  return mem->allocator && mem->allocator->mem_type ? mem->allocator->mem_type : "unknown";
+}
 
 // Holds a GWeakRef: a pointer that never keeps its object alive and is safe to read from any thread.
 class WeakRef {
