@@ -7,7 +7,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <vector>
+
+#include "util/idle_stack.h"
 
 // C++ state kept out of the GObject instance struct, which GLib zero-fills instead of constructing.
 struct PoolState {
@@ -22,10 +23,7 @@ struct PoolState {
   std::condition_variable cv;
   std::atomic<int> waiting{0};
   std::atomic<uint64_t> returned{0};
-  // Idle buffers, most recently returned last, reused first (see slotPoolAcquireBuffer). Guarded by idleMu.
-  std::mutex idleMu;
-  std::vector<GstBuffer*> idle;
-  int inParent = 0;  // acquirers inside the parent's acquire_buffer (which may wait on its queue)
+  fs::IdleStack idle;  // idle buffers, the one returned last handed out first
 };
 
 struct GstSlotPool {
@@ -80,29 +78,13 @@ gboolean slotPoolSetConfig(GstBufferPool* pool, GstStructure* config) {
 // pool is parked in its queue with its slot still wrapped, so a wait for a free slot would never
 // end. Slots freed elsewhere (an old pool's buffers, copies) are noticed by a short poll.
 //
-// Idle buffers are taken most recently returned first: GstBufferPool's own queue is first in,
-// first out, which writes every frame into the slot that has been idle longest, so that all the
-// slots the ring ever grew to (in a burst) are written in turn, long out of the CPU's caches. Last
-// in, first out keeps the slots in use as few as the frames in flight (measured: ~12% less CPU on
-// the streaming thread at 720p RGBA, ~20% at 1080p). Only when there is none idle does the parent
-// allocate or wait, and buffers returned meanwhile go to the parent's queue, which it waits on.
+// Idle buffers are handed out the one returned last first (IdleStack): after a burst grew the ring,
+// GstBufferPool's own queue would write the frames into every slot in turn, each long out of the
+// CPU's caches (measured: ~12% more CPU on the streaming thread at 720p RGBA, ~20% at 1080p).
 GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
   PoolState* st = stateOf(pool);
   auto parent = [st](GstBufferPool* p, GstBuffer** b, GstBufferPoolAcquireParams* a) {
-    {
-      std::lock_guard<std::mutex> lk(st->idleMu);
-      if (st->flushing) return GST_FLOW_FLUSHING;
-      if (!st->idle.empty()) {
-        *b = st->idle.back();
-        st->idle.pop_back();
-        return GST_FLOW_OK;
-      }
-      st->inParent++;
-    }
-    GstFlowReturn r = GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->acquire_buffer(p, b, a);
-    std::lock_guard<std::mutex> lk(st->idleMu);
-    st->inParent--;
-    return r;
+    return st->idle.acquire(GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class), p, b, a);
   };
   if (!st->options.grow) {
     if (!st->options.beforeWait || (params && (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT)))
@@ -176,36 +158,17 @@ void slotPoolFlushStart(GstBufferPool* pool) {
 
 void slotPoolFlushStop(GstBufferPool* pool) { stateOf(pool)->flushing = false; }
 
-// Called with the pool's lock held when it is deactivated and every buffer is back: the idle
-// buffers go to the parent's queue, which frees them (and counts them) as its own.
+// Called with the pool's lock held when it is deactivated and every buffer is back.
 gboolean slotPoolStop(GstBufferPool* pool) {
-  PoolState* st = stateOf(pool);
-  std::vector<GstBuffer*> idle;
-  {
-    std::lock_guard<std::mutex> lk(st->idleMu);
-    idle.swap(st->idle);
-  }
-  for (GstBuffer* b : idle) GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, b);
-  return GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->stop(pool);
+  return stateOf(pool)->idle.stop(GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class), pool);
 }
 
 // Called from whichever thread drops a buffer's last reference. Once the source is closing, the
-// buffer is freed rather than parked in the pool, so its slot comes back at once. A buffer the
-// parent would keep (untouched memory of the configured size) is kept idle here, unless an
-// acquirer is inside the parent (it may be waiting on the parent's queue) or the pool is flushing.
+// buffer is freed rather than parked in the pool, so its slot comes back at once.
 void slotPoolReleaseBuffer(GstBufferPool* pool, GstBuffer* buffer) {
   PoolState* st = stateOf(pool);
   if (st->ring->cancelled()) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY);
-  bool kept = false;
-  if (!GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY) && gst_buffer_get_size(buffer) == st->size &&
-      gst_buffer_is_all_memory_writable(buffer)) {
-    std::lock_guard<std::mutex> lk(st->idleMu);
-    if (st->inParent == 0 && !st->flushing) {
-      st->idle.push_back(buffer);
-      kept = true;
-    }
-  }
-  if (!kept) GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class)->release_buffer(pool, buffer);
+  st->idle.release(GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class), pool, buffer, st->size);
   if (st->waiting.load() > 0) {
     std::lock_guard<std::mutex> lk(st->mu);
     st->returned++;

@@ -261,6 +261,30 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     await source.close();
   });
 
+  it('reuses the dma-buf returned last: a steady reader keeps few in use however many the pool grew to', async () => {
+    // As the CPU ring's slots (test/zero-copy.test.ts): holding 8 frames grows the pool to 8+
+    // dma-bufs; then a frame every 20 ms, each released before the next. First in, first out, every
+    // dma-buf would be written in turn (and an importer caching per dma-buf would import them all).
+    const source = new FrameSource({
+      pipeline: 'videotestsrc num-buffers=60 ! video/x-raw,format=NV12,width=320,height=240,framerate=50/1',
+      ...DMABUF,
+      sync: true,
+      ringSize: 8,
+    });
+    const held = [];
+    for (let i = 0; i < 8; i++) held.push((await source.read())!.keep());
+    const inodes = new Set(held.map((f) => fstatSync(f.dmabuf!.planes[0]!.fd).ino));
+    held.forEach((f) => f.release());
+    const used = new Set<number>();
+    let n = 0;
+    for await (const frame of source) {
+      if (++n > 5) used.add(fstatSync(frame.dmabuf!.planes[0]!.fd).ino); // after the burst has settled
+    }
+    expect(n).toBe(52);
+    expect(inodes.size).toBe(8);
+    expect(used.size).toBeLessThanOrEqual(3);
+  });
+
   it('100,000 frames at a flat fd count and flat native memory (RSS outside the JS heap)', async () => {
     const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=100000 ! video/x-raw,format=NV12,width=32,height=24', ...DMABUF });
     let n = 0;
