@@ -33,6 +33,12 @@ constexpr const char* kSinkName = "frame-source-sink";
 // a batch of 4 saved ~8% of the whole process's CPU at 720p RGBA (npm run bench).
 constexpr int64_t kFastGapNs = 2'000'000;
 constexpr size_t kBatchFrames = 4;
+// ...and of at most this many bytes of frames. A batch's frames are in flight, each in a slot of
+// its own, and the slot pool reuses the slot returned last first: the more bytes in flight, the
+// more slots the writer cycles through, out of the CPU's caches. Measured with npm run bench
+// (ratio to the floor): 1080p RGBA (8.3 MB frames) 1.15x in batches of 1, 1.25x in batches of 4;
+// 720p I420 (1.4 MB) 1.09x in 4, 1.15x in 1; 720p RGBA, 1080p I420 and 2160p the same either way.
+constexpr size_t kBatchBytes = 8u << 20;
 
 int64_t monotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -1025,7 +1031,8 @@ void SourcePipeline::push(Item&& item) {
       // A frame only needs JS woken when JS is waiting for one; a consumer that reads ahead
       // finds it queued. Waking per frame costs more CPU than the frame's delivery itself, so a
       // fast source's frames wake JS once per batch while JS agreed to poll (see next()).
-      bool batch = batchOk_ && !item.discont && lastGapNs_ < kFastGapNs && queuedFrames_ < batchFrames_;
+      size_t perBatch = std::clamp<size_t>(kBatchBytes / std::max<size_t>(item.size, 1), 1, batchFrames_);
+      bool batch = batchOk_ && !item.discont && lastGapNs_ < kFastGapNs && queuedFrames_ < perBatch;
       needWake = jsWaiting_ && !batch;
     } else {
       needWake = true;  // events must reach listeners even when nobody reads frames
