@@ -30,15 +30,18 @@ constexpr const char* kSinkName = "frame-source-sink";
 // Frames closer together than this come from a source running as fast as it can: JS is woken
 // once per batch of up to kBatchFrames of them (see SourcePipeline::next()). Waking a sleeping JS
 // thread costs ~30 us on the waking thread and as much again on the woken one on our 2-core VM;
-// a batch of 4 saved ~8% of the whole process's CPU at 720p RGBA (npm run bench).
+// a batch of 4 saved ~8% of the whole process's CPU at 720p RGBA (npm run bench) while the slots
+// were reused first in, first out (every slot written in turn whatever the batch).
 constexpr int64_t kFastGapNs = 2'000'000;
 constexpr size_t kBatchFrames = 4;
-// ...and of at most this many bytes of frames. A batch's frames are in flight, each in a slot of
-// its own, and the slot pool reuses the slot returned last first: the more bytes in flight, the
-// more slots the writer cycles through, out of the CPU's caches. Measured with npm run bench
-// (ratio to the floor): 1080p RGBA (8.3 MB frames) 1.15x in batches of 1, 1.25x in batches of 4;
-// 720p I420 (1.4 MB) 1.09x in 4, 1.15x in 1; 720p RGBA, 1080p I420 and 2160p the same either way.
-constexpr size_t kBatchBytes = 8u << 20;
+// Frames larger than this are not batched. A batch's frames are in flight, each in a slot of its
+// own, and the slot pool reuses the slot returned last first: every frame a batch holds back is one
+// more slot the writer cycles through, out of the CPU's caches. Measured with npm run bench (ratio
+// to the floor, alternating builds): 1080p RGBA (8.3 MB frames) 1.10-1.20x with a wake per frame,
+// 1.30-1.35x in batches of 4; 720p I420 (1.4 MB) 1.09x in batches of 4, 1.15x one by one; 720p
+// RGBA (3.7 MB), 1080p I420 and 2160p the same either way, within the noise, where batches of 4
+// save half the wakes of batches of 2 (~0.007 ms of JS a frame at 720p RGBA).
+constexpr size_t kBatchMaxFrameBytes = 4u << 20;
 
 int64_t monotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -1031,7 +1034,7 @@ void SourcePipeline::push(Item&& item) {
       // A frame only needs JS woken when JS is waiting for one; a consumer that reads ahead
       // finds it queued. Waking per frame costs more CPU than the frame's delivery itself, so a
       // fast source's frames wake JS once per batch while JS agreed to poll (see next()).
-      size_t perBatch = std::clamp<size_t>(kBatchBytes / std::max<size_t>(item.size, 1), 1, batchFrames_);
+      size_t perBatch = item.size > kBatchMaxFrameBytes ? 1 : batchFrames_;
       bool batch = batchOk_ && !item.discont && lastGapNs_ < kFastGapNs && queuedFrames_ < perBatch;
       needWake = jsWaiting_ && !batch;
     } else {

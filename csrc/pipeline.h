@@ -283,7 +283,7 @@ class SourcePipeline : public std::enable_shared_from_this<SourcePipeline> {
   std::deque<Item> urgent_;         // warnings, liveness, errors' early notices: handed out before queue_
   bool jsWaiting_ = false;          // JS asked for a frame and found none: the next frame must wake it
   bool batchOk_ = false;            // ...and agreed to poll: frames may wait for a batch (see next())
-  size_t batchFrames_ = 1;          // frames per wake when batching: min(4, ringSize / 2), fewer for big frames
+  size_t batchFrames_ = 1;          // frames per wake when batching: min(4, ringSize / 2); 1 for big frames
   int64_t lastPushNs_ = 0;          // monotonic time of the last frame queued
   int64_t lastGapNs_ = INT64_MAX;   // between the last two frames queued
   std::condition_variable roomCv_;  // push() waits here for JS to take a decoder's frame
