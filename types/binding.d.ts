@@ -144,7 +144,8 @@ export interface NativeStats {
   decoderFrames: number;
   /**
    * Times a GStreamer thread woke the JavaScript thread. A source running as fast as it can wakes
-   * it once per batch of up to 4 frames (while you read faster than it decodes); others once per frame.
+   * it once per batch of up to 4 frames (while you read faster than it decodes; frames over 4 MiB,
+   * such as 1080p RGBA, one by one); others once per frame.
    */
   wakes: number;
   /** Bytes those copies moved. */
