@@ -1,13 +1,14 @@
 // The benchmark chart, as plain SVG: for each pixel format, (top) CPU ms per frame against frame
 // size for every variant, on a log scale so that the floor and frame-source stay apart next to
-// appsink-copy; (bottom) what each frame-source variant (and the queue floor) adds over the floor,
-// in ms per frame, on a linear scale (below 0 where a variant costs less than the floor): a flat
-// line is an overhead independent of resolution. Below them, bars for the
+// appsink-copy; (bottom) what each frame-source variant (and the queue and reader floors) adds over
+// the floor, in ms per frame, on a linear scale (below 0 where a variant costs less than the
+// floor): a flat line is an overhead independent of resolution. Below them, bars for the
 // decode and many-streams suites (CPU × their floor), the live latency suite (p50/p99/max) and the
 // gpu suite (CPU × its floor).
 const COLORS = {
   floor: '#444444',
   'queue-floor': '#999999',
+  'reader-floor': '#bcbd22',
   'zero-copy': '#1f77b4',
   'frame-source': '#1f77b4',
   'frame-source-busy': '#6baed6',
@@ -139,8 +140,9 @@ export function renderChart(result) {
         log: true,
         yLabel: 'CPU ms per frame',
       });
-      // With the queue floor beside them: what GStreamer itself adds by handing frames to a thread.
-      const fsRows = rows.filter((r) => ['zero-copy', 'copy-fallback', 'queue-floor'].includes(r.variant));
+      // With the queue and reader floors beside them: what GStreamer itself adds by handing frames
+      // to a thread, and that thread reading them.
+      const fsRows = rows.filter((r) => ['zero-copy', 'copy-fallback', 'queue-floor', 'reader-floor'].includes(r.variant));
       if (fsRows.length > 0) {
         panel(out, {
           ox: i * W,

@@ -5,10 +5,12 @@
 //
 // Suites (all by default; --suites picks some):
 //   synthetic  videotestsrc frames at 720p/1080p/2160p, RGBA and I420: floor, queue-floor,
-//              zero-copy, copy-fallback, appsink-copy (--sizes, --formats, --variants apply here)
+//              reader-floor, zero-copy, copy-fallback, appsink-copy (--sizes, --formats, --variants
+//              apply here)
 //   decode     H.264 and VP9 files at 720p/1080p/2160p (made with ffmpeg at run time; --sizes
 //              applies) through `uri`, against the gst-launch decode pipeline with the same decoder
-//              (and with a queue before its fakesink), and against node-av
+//              (and with a queue before its fakesink, and that queue's thread reading each frame),
+//              and against node-av
 //   streams    8 sources x 720p I420 at once in one process, against 8 gst-launch run together
 //   latency    a live 30 fps 1080p source: sink-to-JS latency with an idle JS thread and a busy one,
 //              and the machine's wake floor (a native thread waking JS at 30 Hz, no GStreamer)
@@ -19,7 +21,8 @@
 //
 //   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu]
 //                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
-//                      [--variants floor,queue-floor,zero-copy,copy-fallback,appsink-copy] [--out DIR]
+//                      [--variants floor,queue-floor,reader-floor,zero-copy,copy-fallback,appsink-copy]
+//                      [--out DIR]
 //                      [--media DIR] [--prepare]
 //   --media keeps the encoded files in DIR (made there when missing); --prepare only makes them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
@@ -39,10 +42,12 @@ const SIZES = { '720p': [1280, 720], '1080p': [1920, 1080], '2160p': [3840, 2160
 // Frames per run: enough for about a second of GStreamer's own CPU, so per-frame figures are not
 // dominated by timer resolution or by one slow frame.
 const DEFAULT_FRAMES = { '720p': 1000, '1080p': 500, '2160p': 130 };
-const VARIANTS = ['floor', 'queue-floor', 'zero-copy', 'copy-fallback', 'appsink-copy'];
+const VARIANTS = ['floor', 'queue-floor', 'reader-floor', 'zero-copy', 'copy-fallback', 'appsink-copy'];
 const LABELS = {
   floor: 'GStreamer alone (gst-launch … ! fakesink)',
   'queue-floor': 'GStreamer alone, each frame handed to a second thread (gst-launch … ! queue ! fakesink)',
+  'reader-floor':
+    'GStreamer alone, each frame handed to a second thread that reads it as the JS consumer does (… ! queue ! fakesink, a probe reading a byte a page; bench/appsink-copy/reader_floor.c)',
   'zero-copy': 'frame-source zero-copy',
   'copy-fallback': 'frame-source copy fallback (identity drop-allocation=true)',
   'appsink-copy': 'appsink pull + copy into a new Buffer',
@@ -126,7 +131,7 @@ try {
 }
 if (args.help) {
   console.log(
-    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,queue-floor,zero-copy,copy-fallback,appsink-copy] [--out DIR] [--media DIR] [--prepare]',
+    'node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu] [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420] [--variants floor,queue-floor,reader-floor,zero-copy,copy-fallback,appsink-copy] [--out DIR] [--media DIR] [--prepare]',
   );
   process.exit(0);
 }
@@ -153,8 +158,13 @@ const gpuFrames = args.quick ? 120 : 2000;
 // --- prerequisites -----------------------------------------------------------------------------
 
 const addon = path.join(here, 'appsink-copy', 'build', 'Release', 'appsink_copy.node');
-const addonSource = path.join(here, 'appsink-copy', 'appsink_copy.cc');
-if (!existsSync(addon) || statSync(addonSource).mtimeMs > statSync(addon).mtimeMs) {
+const readerFloor = path.join(here, 'appsink-copy', 'build', 'Release', 'reader_floor');
+const built = [
+  [addon, 'appsink_copy.cc'],
+  [readerFloor, 'reader_floor.c'],
+];
+const stale = ([out, source]) => !existsSync(out) || statSync(path.join(here, 'appsink-copy', source)).mtimeMs > statSync(out).mtimeMs;
+if (built.some(stale)) {
   console.error('bench: building bench/appsink-copy (first run) ...');
   // Through npm so its configuration (e.g. nodedir for offline header lookup) reaches node-gyp.
   execFileSync('npm', ['exec', '--no', '--', 'node-gyp', 'rebuild'], {
@@ -267,11 +277,13 @@ print(json.dumps({"status": status, "wall": time.monotonic() - t, "cpu": ru.ru_u
 const gstArgv = (desc) => ['gst-launch-1.0', '-q', ...desc.split(/\s+/), '!', 'fakesink'];
 const parseWait4 = (out, argv) => {
   const r = JSON.parse(out);
-  if (r.status !== 0) throw new Error(`gst-launch failed (${r.status}): ${argv.join(' ')}`);
+  if (r.status !== 0) throw new Error(`${path.basename(argv[0])} failed (${r.status}): ${argv.join(' ')}`);
   return r;
 };
 function gstLaunch(desc) {
-  const argv = gstArgv(desc);
+  return wait4(gstArgv(desc));
+}
+function wait4(argv) {
   return parseWait4(execFileSync('python3', ['-c', WAIT4, ...argv], { encoding: 'utf8' }), argv);
 }
 // `count` gst-launch at once; CPU and peak RSS summed, wall time of the slowest.
@@ -303,11 +315,16 @@ function floorResult(full, one, measuredFrames, variant = 'floor') {
   };
 }
 
-// The floor (`full ! fakesink`) or the queue floor (`full ! queue ! fakesink`: GStreamer's own cost
+// The floor (`full ! fakesink`), the queue floor (`full ! queue ! fakesink`: GStreamer's own cost
 // of handing each frame to another thread, as frame-source hands it to the JS thread; a source then
-// writes into buffers in turn instead of one it gets back at once), less the `start` run.
+// writes into buffers in turn instead of one it gets back at once) or the reader floor (the queue
+// floor whose second thread reads each frame as the JS consumer does), less the `start` run.
+const FLOORS = ['floor', 'queue-floor', 'reader-floor'];
 function gstFloor(variant, full, start, measuredFrames) {
-  const launch = (desc) => gstLaunch(variant === 'queue-floor' ? `${desc} ! queue` : desc);
+  const launch = (desc) => {
+    if (variant === 'reader-floor') return wait4([readerFloor, desc]);
+    return gstLaunch(variant === 'queue-floor' ? `${desc} ! queue` : desc);
+  };
   return floorResult(launch(full), launch(start), measuredFrames, variant);
 }
 
@@ -335,7 +352,7 @@ if (suites.includes('synthetic')) {
         fields: { size, format, width: SIZES[size][0], height: SIZES[size][1], frames },
         variants,
         run: (variant) => {
-          if (variant === 'floor' || variant === 'queue-floor') {
+          if (FLOORS.includes(variant)) {
             return gstFloor(variant, description, synthDescription(size, format, WARMUP), frames - WARMUP);
           }
           return runNode({ suite: 'synthetic', variant, description, frames });
@@ -354,9 +371,9 @@ if (suites.includes('decode')) {
         suite: 'decode',
         key: `${codec} ${size}`,
         fields: { codec, size, width: SIZES[size][0], height: SIZES[size][1], format: 'I420', frames },
-        variants: ['floor', 'queue-floor', 'frame-source', ...(nodeAv ? ['node-av'] : [])],
+        variants: [...FLOORS, 'frame-source', ...(nodeAv ? ['node-av'] : [])],
         run: (variant) => {
-          if (variant !== 'floor' && variant !== 'queue-floor') return runNode({ suite: 'decode', variant, file, frames });
+          if (!FLOORS.includes(variant)) return runNode({ suite: 'decode', variant, file, frames });
           return { ...gstFloor(variant, c.floor(file), c.floor(start), frames - WARMUP), decoder: c.decoder };
         },
       });
@@ -517,6 +534,8 @@ for (const w of work) {
   const floorCpu = floorRuns ? median(floorRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
   const queueRuns = samples.get(sampleKey(w, 'queue-floor'));
   const queueCpu = queueRuns ? median(queueRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
+  const readerRuns = samples.get(sampleKey(w, 'reader-floor'));
+  const readerCpu = readerRuns ? median(readerRuns.map((r) => r.cpuMs / r.measuredFrames)) : null;
   for (const variant of w.variants) {
     const runs = samples.get(sampleKey(w, variant));
     const cpu = median(runs.map((r) => r.cpuMs / r.measuredFrames));
@@ -534,6 +553,7 @@ for (const w of work) {
       consumerMsPerFrame: median(runs.map((r) => r.consumerMs / r.measuredFrames)),
       ratioToFloor: floorCpu ? cpu / floorCpu : null,
       ratioToQueueFloor: queueCpu ? cpu / queueCpu : null,
+      ratioToReaderFloor: readerCpu ? cpu / readerCpu : null,
       ratioToFloorWithoutConsumer: floorCpu ? median(runs.map((r) => (r.cpuMs - r.consumerMs) / r.measuredFrames)) / floorCpu : null,
       overheadMsPerFrame: floorCpu !== null ? cpu - floorCpu : null,
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
@@ -610,6 +630,7 @@ const TABLES = {
         COL.consumer,
         ['× floor w/o consumer', (r) => fmt(r.ratioToFloorWithoutConsumer, 2)],
         ['× queue floor', (r) => fmt(r.ratioToQueueFloor, 2)],
+        ['× reader floor', (r) => fmt(r.ratioToReaderFloor, 2)],
         COL.wall,
         COL.fps,
         COL.p50,
@@ -629,6 +650,7 @@ const TABLES = {
         COL.cpu,
         COL.ratio,
         ['× queue floor', (r) => fmt(r.ratioToQueueFloor, 2)],
+        ['× reader floor', (r) => fmt(r.ratioToReaderFloor, 2)],
         COL.overhead,
         COL.consumer,
         COL.fps,
@@ -715,6 +737,8 @@ const result = {
     ratioToFloor: 'cpuMsPerFrame / the floor cpuMsPerFrame of the same work',
     ratioToQueueFloor:
       'synthetic and decode: cpuMsPerFrame / the queue-floor cpuMsPerFrame (gst-launch … ! queue ! fakesink: GStreamer handing each frame to a second thread)',
+    ratioToReaderFloor:
+      'synthetic and decode: cpuMsPerFrame / the reader-floor cpuMsPerFrame (the queue floor with its second thread reading one byte of every 4 KiB page of each frame, as the JS consumer does; bench/appsink-copy/reader_floor.c, measured as gst-launch is)',
     overheadMsPerFrame: 'cpuMsPerFrame minus the floor cpuMsPerFrame',
     consumerMsPerFrame:
       'time the JS consumer itself took per frame (performance.now around it, on the JS thread); the floor has no consumer',

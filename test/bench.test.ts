@@ -3,7 +3,7 @@
 // zero-copy share, which variants ran); it says when another process was busy beside it; and the
 // chart draws values where they belong, below 0 included. No timing is asserted: performance lives
 // in the bench's own output, not in tests.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, tempDir } from './helpers';
@@ -60,12 +60,23 @@ describe('npm run bench, one short round of each suite', () => {
     expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
     for (const suite of ['synthetic', 'decode', 'streams', 'latency']) expect(run.stdout).toMatch(new RegExp(`^${suite}$`, 'm'));
     expect(run.stdout).toMatch(/\| 720p \| I420 \| zero-copy \| [\d.]+ \|/);
+    expect(run.stdout).toMatch(/\| 720p \| I420 \| reader-floor \| [\d.]+ \|/);
+  });
+
+  // The reader floor is a program of the bench's own (bench/appsink-copy/reader_floor.c), measured
+  // from outside: it must fail loudly rather than be measured doing nothing.
+  it('has a reader floor that reads frames, and fails when it gets none or cannot run', () => {
+    const program = path.join(ROOT, 'bench', 'appsink-copy', 'build', 'Release', 'reader_floor');
+    const readerFloor = (description: string) => spawnSync(program, [description], { encoding: 'utf8' });
+    expect(readerFloor('videotestsrc num-buffers=3 ! video/x-raw,width=64,height=64')).toMatchObject({ status: 0, stderr: '' });
+    expect(readerFloor('videotestsrc num-buffers=0')).toMatchObject({ status: 1, stderr: expect.stringMatching(/before any frame/) });
+    expect(readerFloor('videotestsrc ! nosuchelement')).toMatchObject({ status: 1, stderr: expect.stringMatching(/nosuchelement/) });
   });
 
   it('runs every variant of each suite, each with a CPU figure', () => {
     const variants = (suite: string) => [...new Set(rows.filter((r) => r.suite === suite).map((r) => r.variant))].sort();
-    expect(variants('synthetic')).toEqual(['appsink-copy', 'copy-fallback', 'floor', 'queue-floor', 'zero-copy']);
-    expect(variants('decode')).toEqual(['floor', 'frame-source', 'node-av', 'queue-floor']);
+    expect(variants('synthetic')).toEqual(['appsink-copy', 'copy-fallback', 'floor', 'queue-floor', 'reader-floor', 'zero-copy']);
+    expect(variants('decode')).toEqual(['floor', 'frame-source', 'node-av', 'queue-floor', 'reader-floor']);
     expect(variants('streams')).toEqual(['floor', 'frame-source']);
     expect(variants('latency')).toEqual(['appsink-copy', 'frame-source', 'frame-source-busy', 'wake-floor']);
     for (const r of rows) {

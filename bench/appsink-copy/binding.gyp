@@ -13,6 +13,13 @@
         "<!@(pkg-config --cflags gstreamer-1.0 gstreamer-app-1.0)"
       ],
       "libraries": ["<!@(pkg-config --libs gstreamer-1.0 gstreamer-app-1.0)"]
+    },
+    {
+      "target_name": "reader_floor",
+      "type": "executable",
+      "sources": ["reader_floor.c"],
+      "cflags": ["-O2", "-Wall", "<!@(pkg-config --cflags gstreamer-1.0)"],
+      "libraries": ["<!@(pkg-config --libs gstreamer-1.0)"]
     }
   ]
 }
