@@ -46,8 +46,7 @@ const VARIANTS = ['floor', 'queue-floor', 'reader-floor', 'zero-copy', 'copy-fal
 const LABELS = {
   floor: 'GStreamer alone (gst-launch … ! fakesink)',
   'queue-floor': 'GStreamer alone, each frame handed to a second thread (gst-launch … ! queue ! fakesink)',
-  'reader-floor':
-    'GStreamer alone, each frame handed to a second thread that reads it as the JS consumer does (… ! queue ! fakesink, a probe reading a byte a page; bench/appsink-copy/reader_floor.c)',
+  'reader-floor': 'GStreamer alone, a second thread reading each frame as JS does (… ! queue ! fakesink + a probe)',
   'zero-copy': 'frame-source zero-copy',
   'copy-fallback': 'frame-source copy fallback (identity drop-allocation=true)',
   'appsink-copy': 'appsink pull + copy into a new Buffer',
