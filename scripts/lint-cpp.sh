@@ -1,6 +1,6 @@
 #!/bin/sh
-# npm run lint:cpp: checks the C++ of csrc/ (and the bench's small addon) with clang-format and
-# clang-tidy. clang-tidy compiles each file with exactly the flags of the addon's build: it reads
+# npm run lint:cpp: checks the C++ of csrc/ (and the bench's small addon and C program) with
+# clang-format and clang-tidy. clang-tidy compiles each file with exactly the flags of the addon's build: it reads
 # build/compile_commands.json, which node-gyp's own gyp writes from binding.gyp here.
 # `sh scripts/lint-cpp.sh --fix` rewrites the files with clang-format instead of checking them.
 set -eu
@@ -14,7 +14,7 @@ for tool in clang-format clang-tidy; do
   fi
 done
 
-sources=$(find csrc bench/appsink-copy -name '*.cc' -o -name '*.h' | sort)
+sources=$(find csrc bench/appsink-copy -name '*.cc' -o -name '*.c' -o -name '*.h' | sort)
 if [ "${1:-}" = "--fix" ]; then
   # shellcheck disable=SC2086
   clang-format -i $sources
