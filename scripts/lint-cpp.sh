@@ -1,7 +1,7 @@
 #!/bin/sh
 # npm run lint:cpp: checks the C++ of csrc/ (and the bench's small addon and C program) with
-# clang-format and clang-tidy. clang-tidy compiles each file with exactly the flags of the addon's build: it reads
-# build/compile_commands.json, which node-gyp's own gyp writes from binding.gyp here.
+# clang-format and clang-tidy. clang-tidy compiles each file with exactly the flags of the addon's
+# build: it reads build/compile_commands.json, which node-gyp's own gyp writes from binding.gyp here.
 # `sh scripts/lint-cpp.sh --fix` rewrites the files with clang-format instead of checking them.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
