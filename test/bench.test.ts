@@ -27,6 +27,9 @@ interface Row {
   otherCpuPercentMax: number | null;
 }
 
+// The variants measured as gst-launch is (bench/run.mjs FLOORS).
+const FLOORS = ['floor', 'queue-floor', 'reader-floor'];
+
 let dir: string;
 beforeAll(() => {
   dir = tempDir('frame-source-bench-test-');
@@ -80,7 +83,10 @@ describe('npm run bench, one short round of each suite', () => {
     expect(variants('streams')).toEqual(['floor', 'frame-source']);
     expect(variants('latency')).toEqual(['appsink-copy', 'frame-source', 'frame-source-busy', 'wake-floor']);
     for (const r of rows) {
-      expect(r.cpuMsPerFrame).toBeGreaterThan(0);
+      // A gst-launch floor is the difference of two whole runs (N frames minus 20): with 20 frames
+      // measured, beside the other test files, that difference can come out at or just below 0.
+      if (FLOORS.includes(r.variant)) expect(Number.isFinite(r.cpuMsPerFrame)).toBe(true);
+      else expect(r.cpuMsPerFrame).toBeGreaterThan(0);
       expect(r.otherCpuPercentMax).toBeGreaterThanOrEqual(0);
       if (r.variant === 'floor') expect(r.ratioToFloor).toBe(1);
     }
@@ -152,13 +158,16 @@ describe('npm run bench beside a busy process', () => {
       ]);
       expect(run.status).toBe(0);
       // Already in the second before the runs, and then during each.
-      expect(run.stderr).toMatch(/bench: WARNING: other processes use \d+% of a core before the run \((frame-source-ho|node) \d+%/);
+      // The hog is among the busiest named: under npm test other test files (a compiler, say) can
+      // be busier still in a run.
+      expect(run.stderr).toMatch(/bench: WARNING: other processes use \d+% of a core before the run \([^)]*(frame-source-ho|node) \d+%/);
       expect(run.stdout).toMatch(/WARNING: other processes were busy during 2 of 2 runs/);
       const result = JSON.parse(readFileSync(path.join(dir, 'busy', 'latest.json'), 'utf8'));
       expect(result.disturbed).toHaveLength(2);
       for (const d of result.disturbed) {
         expect(d.percent).toBeGreaterThan(50);
-        expect(d.top[0][0]).toMatch(/^(frame-source-ho|node)/); // comm is cut at 15 characters
+        // comm is cut at 15 characters
+        expect(d.top.map(([name]: [string, number]) => name)).toContainEqual(expect.stringMatching(/^(frame-source-ho|node)/));
       }
       expect(result.rows[0].otherCpuPercentMax).toBeGreaterThan(50);
       expect(readFileSync(path.join(dir, 'busy', 'latest.svg'), 'utf8')).toContain('; 2 runs disturbed by other processes<');
