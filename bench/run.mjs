@@ -22,8 +22,7 @@
 //   node bench/run.mjs [--quick] [--rounds N] [--suites synthetic,decode,streams,latency,gpu]
 //                      [--frames N] [--sizes 720p,1080p,2160p] [--formats RGBA,I420]
 //                      [--variants floor,queue-floor,reader-floor,zero-copy,copy-fallback,appsink-copy]
-//                      [--out DIR]
-//                      [--media DIR] [--prepare]
+//                      [--out DIR] [--media DIR] [--prepare]
 //   --media keeps the encoded files in DIR (made there when missing); --prepare only makes them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
