@@ -37,10 +37,11 @@ constexpr size_t kBatchFrames = 4;
 // Frames larger than this are not batched. A batch's frames are in flight, each in a slot of its
 // own, and the slot pool reuses the slot returned last first: every frame a batch holds back is one
 // more slot the writer cycles through, out of the CPU's caches. Measured with npm run bench (ratio
-// to the floor, alternating builds, the host's caches contended): 1080p RGBA (8.3 MB frames) 1.10-1.20x with a wake per
-// frame, 1.30-1.35x in batches of 4; 720p I420 (1.4 MB) 1.09x in batches of 4, 1.15x one by one; 720p RGBA (3.7 MB),
-// 1080p I420 and 2160p the same either way, within the noise, where batches of 4 save half the wakes of batches of 2
-// (~0.007 ms of JS a frame at 720p RGBA).
+// to the floor, alternating builds, the host's caches contended): 1080p RGBA (8.3 MB frames)
+// 1.10-1.20x with a wake per frame, 1.30-1.35x in batches of 4; 720p I420 (1.4 MB) 1.09x in
+// batches of 4, 1.15x one by one; 720p RGBA (3.7 MB), 1080p I420 and 2160p the same either way,
+// within the noise, where batches of 4 save half the wakes of batches of 2 (~0.007 ms of JS a
+// frame at 720p RGBA).
 constexpr size_t kBatchMaxFrameBytes = 4u << 20;
 
 int64_t monotonicNs() {

@@ -3,9 +3,9 @@
 // idle longest, so all the buffers a pool ever grew to (in a burst) are written in turn, each long
 // out of the CPU's caches. Last in, first out keeps the buffers in use as few as the frames in
 // flight (measured while the host's caches were contended: ~12% less CPU on the streaming thread
-// at 720p RGBA, ~20% at 1080p RGBA; nothing measurable on a calm host). Threads: acquire on the acquiring thread,
-// release on whichever thread returns a buffer, stop on the thread that deactivates the pool (with the pool's lock
-// held). One mutex.
+// at 720p RGBA, ~20% at 1080p RGBA; nothing measurable on a calm host). Threads: acquire on the
+// acquiring thread, release on whichever thread returns a buffer, stop on the thread that
+// deactivates the pool (with the pool's lock held). One mutex.
 #pragma once
 
 #include <gst/gst.h>
