@@ -78,7 +78,7 @@ gboolean slotPoolSetConfig(GstBufferPool* pool, GstStructure* config) {
 // with its slot still wrapped, so a wait for a free slot would never end. Slots freed elsewhere (an
 // old pool's buffers, copies) are noticed by a short poll. Idle buffers go out the one returned
 // last first (IdleStack, see util/idle_stack.h for why).
-GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
+GstFlowReturn slotPoolTakeBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
   PoolState* st = stateOf(pool);
   auto parent = [st](GstBufferPool* p, GstBuffer** b, GstBufferPoolAcquireParams* a) {
     return st->idle.acquire(GST_BUFFER_POOL_CLASS(gst_slot_pool_parent_class), p, b, a);
@@ -126,6 +126,24 @@ GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, Gst
     GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_TAG_MEMORY);
     *buffer = buf;
     r = GST_FLOW_OK;
+  }
+  return r;
+}
+
+// GstBufferPool's acquire_buffer: slotPoolTakeBuffer, then the hint that the buffer is about to be
+// written (see SlotRing::prefetchForWrite), for a source or filter rendering into it. Not for a
+// decoder: it copies each picture in with memcpy, whose string moves can write whole lines without
+// reading them first, so a line fetched ahead is a read it would not have made (H.264 at 1080p cost
+// 1.5% more CPU with the hint, 9 interleaved rounds).
+GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
+  GstFlowReturn r = slotPoolTakeBuffer(pool, buffer, params);
+  if (r == GST_FLOW_OK && !stateOf(pool)->options.decoder) {
+    GstMapInfo map;
+    GstMemory* mem = gst_buffer_peek_memory(*buffer, 0);
+    if (gst_memory_map(mem, &map, GST_MAP_READ)) {
+      fs::SlotRing::prefetchForWrite(map.data, map.size);
+      gst_memory_unmap(mem, &map);
+    }
   }
   return r;
 }
