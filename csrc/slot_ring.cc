@@ -3,10 +3,6 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 namespace fs {
 
 void SlotRing::setWake(std::function<void()> wake) {
@@ -114,32 +110,6 @@ int SlotRing::acquire(size_t size, bool mayWait, const std::atomic<bool>* abort)
   }
   return found;
 }
-
-// The hardware prefetcher does not cross a 4 KiB boundary, whatever the page size.
-static constexpr size_t kPage = 4096;
-
-#if defined(__x86_64__) || defined(__i386__)
-// PREFETCHW is not in every x86 CPU that x86-64 prebuilds run on (CPUID 0x80000001, ECX bit 8):
-// asked once, and without it the hint is skipped (PREFETCHT0, what the compiler would emit instead,
-// fetches the line to read, which does not move ownership). Written as asm: the compiler emits
-// PREFETCHW only for a -march that has it, and drops a call to a function that only prefetches.
-static bool hasPrefetchW() {
-  static const bool has = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
-  }();
-  return has;
-}
-
-void SlotRing::prefetchForWrite(const uint8_t* p, size_t size) {
-  if (!hasPrefetchW()) return;
-  for (size_t off = 0; off < size; off += kPage) asm volatile("prefetchw %0" ::"m"(p[off]));
-}
-#else
-void SlotRing::prefetchForWrite(const uint8_t* p, size_t size) {
-  for (size_t off = 0; off < size; off += kPage) __builtin_prefetch(p + off, 1, 3);
-}
-#endif
 
 GstMemory* SlotRing::wrap(int id, size_t size) {
   uint8_t* p;

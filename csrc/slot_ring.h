@@ -51,13 +51,6 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   // if mayWait, else returns -1. Returns -1 at once after cancel() or while *abort is set.
   int acquire(size_t size, bool mayWait, const std::atomic<bool>* abort);
 
-  // The thread about to write [p, p + size), upstream of us: asks for the first cache line of
-  // each page with the intent to write. A reader of the frame the slot held before, on another
-  // core, leaves lines of it in that core's cache, and the hardware prefetcher stops at page
-  // boundaries: each page's first write would wait for its line to change owner. Asked for all at
-  // once, those moves overlap. A hint only: nothing on CPUs without a write prefetch.
-  static void prefetchForWrite(const uint8_t* p, size_t size);
-
   // Wraps an acquired slot in a GstMemory of `size` bytes; freeing that memory frees the slot.
   // (transfer full)
   GstMemory* wrap(int id, size_t size);
