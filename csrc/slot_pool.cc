@@ -12,6 +12,7 @@
 #include <cpuid.h>
 #endif
 
+#include "util/gst_ptr.h"
 #include "util/idle_stack.h"
 
 // C++ state kept out of the GObject instance struct, which GLib zero-fills instead of constructing.
@@ -173,12 +174,8 @@ GstFlowReturn slotPoolTakeBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuf
 GstFlowReturn slotPoolAcquireBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams* params) {
   GstFlowReturn r = slotPoolTakeBuffer(pool, buffer, params);
   if (r == GST_FLOW_OK && !stateOf(pool)->options.decoder) {
-    GstMapInfo map;
-    GstMemory* mem = gst_buffer_peek_memory(*buffer, 0);
-    if (gst_memory_map(mem, &map, GST_MAP_READ)) {
-      prefetchForWrite(map.data, map.size);
-      gst_memory_unmap(mem, &map);
-    }
+    fs::MemoryMap map(gst_buffer_peek_memory(*buffer, 0));
+    if (map.ok()) prefetchForWrite(map.data(), map.size());
   }
   return r;
 }
