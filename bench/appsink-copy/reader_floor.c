@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   g_free(description);
   if (!pipeline || error) {
     fprintf(stderr, "reader_floor: %s\n", error ? error->message : "could not build the pipeline");
+    if (error) g_error_free(error);
+    if (pipeline) gst_object_unref(pipeline); /* a recoverable error still returns one */
     return 1;
   }
   GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "reader");
