@@ -171,6 +171,7 @@ Napi::Function FrameSourceHandle::Define(Napi::Env env) {
                          InstanceMethod("_pollAfter", &FrameSourceHandle::PollAfter),
                          InstanceMethod("_release", &FrameSourceHandle::Release),
                          InstanceMethod("_stats", &FrameSourceHandle::Stats),
+                         InstanceMethod("_writersWaiting", &FrameSourceHandle::WritersWaiting),
                          InstanceMethod("_close", &FrameSourceHandle::Close),
                          InstanceMethod("_seek", &FrameSourceHandle::Seek),
                          InstanceMethod("_pause", &FrameSourceHandle::Pause),
@@ -512,6 +513,10 @@ Napi::Value FrameSourceHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("slotsInUse", static_cast<double>(s.ring.inUse));
   o.Set("slotBytes", static_cast<double>(s.ring.bytes));
   return o;
+}
+
+Napi::Value FrameSourceHandle::WritersWaiting(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pipeline_->ring()->writersWaiting());
 }
 
 Napi::Value FrameSourceHandle::Close(const Napi::CallbackInfo& info) {

@@ -129,18 +129,26 @@ GstFlowReturn slotPoolTakeBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuf
     GstFlowReturn r = parent(pool, buffer, &now);
     if (r != GST_FLOW_EOS) return r;
     st->options.beforeWait();
-    return parent(pool, buffer, params);
+    st->ring->writerWaits(true);
+    r = parent(pool, buffer, params);
+    st->ring->writerWaits(false);
+    return r;
   }
   GstBufferPoolAcquireParams once{};
   if (params) once = *params;
   const bool mayWait = !(once.flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
   once.flags = static_cast<GstBufferPoolAcquireFlags>(once.flags | GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT);
   st->waiting++;
+  bool counted = false;  // as a writer waiting (SlotRing::writerWaits), once it has to
   GstFlowReturn r;
   for (;;) {
     uint64_t seen = st->returned.load();
     r = parent(pool, buffer, &once);  // an idle buffer, or alloc_buffer; EOS when the ring is full
     if (r != GST_FLOW_EOS || !mayWait) break;
+    if (!counted) {
+      counted = true;
+      st->ring->writerWaits(true);
+    }
     if (st->options.beforeWait) st->options.beforeWait();
     std::unique_lock<std::mutex> lk(st->mu);
     // system_clock: a steady_clock wait needs glibc 2.30 (pthread_cond_clockwait), see pipeline.cc.
@@ -152,6 +160,7 @@ GstFlowReturn slotPoolTakeBuffer(GstBufferPool* pool, GstBuffer** buffer, GstBuf
     }
   }
   st->waiting--;
+  if (counted) st->ring->writerWaits(false);
   if (r == GST_FLOW_FLUSHING && st->ring->cancelled()) {
     // The source is closing. avdec (1.22) dereferences a null frame when a buffer is refused while
     // it drains at end of stream, and its drain may run while we tear down: hand it plain memory

@@ -84,6 +84,12 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   Counts counts() const;
   bool cancelled() const;
 
+  // Any thread: a writer (upstream's thread in one of our pools) starts or stops waiting for a
+  // buffer, every one being out. JS reads the count to tell a decoder that can never get one back
+  // (it holds them all, as a decoder playing backwards holds a whole group of pictures).
+  void writerWaits(bool starts) { writersWaiting_.fetch_add(starts ? 1 : -1); }
+  int writersWaiting() const { return writersWaiting_.load(); }
+
  private:
   struct Slot {
     uint8_t* data;
@@ -119,6 +125,7 @@ class SlotRing : public std::enable_shared_from_this<SlotRing> {
   std::vector<int> retired_;
   bool cancelled_ = false;
   std::function<void()> wake_;
+  std::atomic<int> writersWaiting_{0};
 };
 
 }  // namespace fs

@@ -312,6 +312,10 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #lastEnd: number | null = null;
   // The current pipeline's error, announced ahead of the frames queued before it.
   #earlyError: PipelineError | null = null;
+  // Playing backwards (see #watchBackwards): the check's timer, and what its last tick saw.
+  #backwardsTimer: ReturnType<typeof setInterval> | null = null;
+  #backwardsFrames = -1;
+  #backwardsTicks = 0;
 
   /**
    * Every frame hand-over backend and whether it works on this machine, with the reason when not:
@@ -476,6 +480,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     const read = new Promise<Frame | null>((resolve, reject) => {
       this.#readers.push({ resolve, reject, kept });
     });
+    this.#watchBackwards();
     this.#onWake(this.#session);
     return read;
   }
@@ -525,6 +530,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     if (!this.#closing) {
       this.#state = 'closing';
       if (this.#statsTimer) clearInterval(this.#statsTimer);
+      this.#stopWatchingBackwards();
       if (this.#retryTimer) clearTimeout(this.#retryTimer);
       this.#stopPolling();
       for (const r of this.#readers.splice(0)) r.resolve(null);
@@ -673,7 +679,55 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     return new Promise<void>((resolve, reject) => {
       this.#pendingSeek = { id, resolve, reject };
       this.#session.handle._seek(id, position, this.options.end ?? -1, this.#rate, accurate);
+      this.#watchBackwards();
     });
+  }
+
+  // A decoder playing backwards decodes a whole group of pictures, keyframe to keyframe, into slots
+  // before it pushes the first (last) of them: a group longer than the ring's slots leaves it
+  // holding every one and waiting for another that only it could give back. Nothing else would
+  // end that wait, so while playing backwards a check runs every second, and when someone waits for
+  // a frame (a read, a step, a seek) and for two seconds no frame came, none is queued or held by
+  // JS and upstream waits for a slot, the source fails with ERR_RING_EXHAUSTED saying why.
+  #watchBackwards(): void {
+    if (this.#rate > 0 || this.#backwardsTimer || this.#state !== 'open') return;
+    this.#backwardsFrames = -1;
+    this.#backwardsTicks = 0;
+    this.#backwardsTimer = setInterval(() => this.#checkBackwards(), 1000);
+    this.#backwardsTimer.unref();
+  }
+
+  #stopWatchingBackwards(): void {
+    if (this.#backwardsTimer) clearInterval(this.#backwardsTimer);
+    this.#backwardsTimer = null;
+  }
+
+  #checkBackwards(): void {
+    if (this.#rate > 0 || this.#state !== 'open' || this.#error) {
+      this.#stopWatchingBackwards();
+      return;
+    }
+    const handle = this.#session.handle;
+    const { frames, queuedFrames, slots } = handle._stats();
+    const waiting = this.#readers.length + this.#stepReaders.length > 0 || this.#pendingSeek !== null;
+    const stuck =
+      waiting &&
+      !this.#paused &&
+      this.#held === 0 &&
+      queuedFrames === 0 &&
+      frames === this.#backwardsFrames &&
+      handle._writersWaiting() > 0;
+    this.#backwardsFrames = frames;
+    this.#backwardsTicks = stuck ? this.#backwardsTicks + 1 : 0;
+    if (this.#backwardsTicks < 2) return;
+    this.#fail(
+      new FrameSourceError(
+        'ERR_RING_EXHAUSTED',
+        `playing backwards, the decoder decodes from one keyframe to the next before it hands out a frame, and that ` +
+          `group of pictures is longer than the ring: it holds all ${slots} slots and waits for another. Raise the ` +
+          `ringSize option (now ${this.options.ringSize}; the ring grows to about twice that), or play this file forwards`,
+      ),
+    );
   }
 
   #settleSeek(err: Error): void {

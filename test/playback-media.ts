@@ -17,28 +17,21 @@ export function frameTime(n: number): number {
 }
 
 const SOURCE = `color=c=gray:size=${WIDTH}x${HEIGHT}:rate=${FPS},format=yuv420p,geq=lum='16+N*3':cb=128:cr=128`;
-const GOP_ARGS = ['-g', String(GOP), '-keyint_min', String(GOP)];
-
-// The counter source, `frames` long, keyframes exactly every GOP frames, encoded by `codec` into `out`.
-function encodeCounter(out: string, frames: number, codec: string[]): string {
-  return ffmpegLavfi(out, [SOURCE], ['-frames:v', String(frames), ...GOP_ARGS, ...codec]);
+// The counter source, `frames` long, keyframes exactly every `gop` frames, encoded by `codec` into `out`.
+function encodeCounter(out: string, frames: number, gop: number, codec: string[]): string {
+  return ffmpegLavfi(out, [SOURCE], ['-frames:v', String(frames), '-g', String(gop), '-keyint_min', String(gop), ...codec]);
 }
 
-/** H.264 (with B-frames) in MP4; keyframes exactly every GOP frames (no scene-cut keyframes). */
-export function makeCounterMp4(dir: string, frames = COUNTER_FRAMES): string {
-  return encodeCounter(path.join(dir, `counter-${frames}.mp4`), frames, ['-sc_threshold', '0', '-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
+/** H.264 (with B-frames) in MP4; keyframes exactly every `gop` frames (no scene-cut keyframes). */
+export function makeCounterMp4(dir: string, frames = COUNTER_FRAMES, gop = GOP): string {
+  const name = gop === GOP ? `counter-${frames}.mp4` : `counter-${frames}-gop${gop}.mp4`;
+  return encodeCounter(path.join(dir, name), frames, gop, ['-sc_threshold', '0', '-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
 }
 
 /** VP9 in WebM, with a cluster (and so a cue) at every keyframe: keyframe seeks can land on each. */
-export function makeCounterWebm(dir: string, frames = COUNTER_FRAMES): string {
-  return encodeCounter(path.join(dir, `counter-${frames}.webm`), frames, [
-    '-c:v',
-    'libvpx-vp9',
-    '-deadline',
-    'realtime',
-    '-cluster_time_limit',
-    '300',
-  ]);
+export function makeCounterWebm(dir: string, frames = COUNTER_FRAMES, gop = GOP): string {
+  const name = gop === GOP ? `counter-${frames}.webm` : `counter-${frames}-gop${gop}.webm`;
+  return encodeCounter(path.join(dir, name), frames, gop, ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cluster_time_limit', '300']);
 }
 
 /** The counter in a GRAY8 (or I420: luma plane first) frame. */

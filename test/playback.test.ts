@@ -191,6 +191,46 @@ describe.each(['mp4', 'webm'])('%s', (kind) => {
   });
 });
 
+describe('backwards through a group of pictures longer than the ring', () => {
+  // One keyframe in 60 frames: played backwards from frame 44, the decoder decodes frames 0-44
+  // before it hands out one. Decoding into the ring (I420, the files' own format), avdec_h264 (a pool that grows) and
+  // vp9dec (a bounded pool) both used to wait forever.
+  for (const kind of ['mp4', 'webm'] as const) {
+    it(`${kind}: fails with ERR_RING_EXHAUSTED saying why, instead of waiting forever; a ring that holds the group plays it`, async () => {
+      const file = kind === 'mp4' ? makeCounterMp4(dir, 60, 60) : makeCounterWebm(dir, 60, 60);
+      const source = open(file, { format: 'I420' });
+      const errors: Error[] = [];
+      source.on('error', (err) => errors.push(err));
+      for (let i = 0; i < 45; i++) (await readCounter(source)).frame.release();
+      const t0 = Date.now();
+      await expect(within(10_000, source.setRate(-1), 'setRate(-1)')).rejects.toMatchObject({
+        code: 'ERR_RING_EXHAUSTED',
+        message: expect.stringMatching(
+          /^playing backwards, .* group of pictures is longer than the ring: it holds all \d+ slots .* ringSize option \(now 8;/,
+        ),
+      });
+      // About two seconds without progress, checked once a second.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_900);
+      expect(errors).toHaveLength(1);
+      await expect(source.read()).rejects.toBe(errors[0]);
+      await within(5_000, source.close(), 'close()');
+      expect(source.stats.heldFrames).toBe(0);
+
+      // The same file with room for the whole group: backwards, frame by frame.
+      const roomy = open(file, { format: 'I420', ringSize: 64 });
+      for (let i = 0; i < 45; i++) (await readCounter(roomy)).frame.release();
+      await within(10_000, roomy.setRate(-1), 'setRate(-1) with ringSize 64');
+      const got: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { n, frame } = await readCounter(roomy);
+        got.push(n);
+        frame.release();
+      }
+      expect(got).toEqual([43, 42, 41]);
+    }, 30_000);
+  }
+});
+
 it('plays a start/end range, and loops within it', async () => {
   const start = frameTime(30);
   const end = frameTime(45);

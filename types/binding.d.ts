@@ -188,6 +188,8 @@ export declare class FrameSourceHandle {
   /** 0: not held (already released); 1: released; 2: released, and its slot's ArrayBuffer was detached. */
   _release(frameId: number): 0 | 1 | 2;
   _stats(): NativeStats;
+  /** Upstream threads waiting now for a buffer of the ring's pools, every one being out. */
+  _writersWaiting(): number;
   _close(): Promise<void>;
   /** Positions in µs; stop -1 for the end. The result comes as a NativeSeekItem with this id. */
   _seek(id: number, position: number, stop: number, rate: number, accurate: boolean): void;
