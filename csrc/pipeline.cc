@@ -874,7 +874,13 @@ GstPadProbeReturn SourcePipeline::onFlush(GstPad*, GstPadProbeInfo* info, gpoint
       self->flushedSeek_ = id;
     }
     self->discont_ = true;
-    if (!self->stopping_) self->setPoolsFlushing(false);
+    if (!self->stopping_) {
+      self->setPoolsFlushing(false);
+      // cancelWaits() (close(), on the JS thread) may have flushed the pools between the check and
+      // that call, which would then undo the one flush that frees an upstream thread waiting for a
+      // buffer: either this sees stopping_ now, or cancelWaits' flush came after the unflush.
+      if (self->stopping_) self->setPoolsFlushing(true);
+    }
     self->flushing_ = false;
   }
   return GST_PAD_PROBE_OK;
