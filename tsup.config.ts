@@ -11,6 +11,9 @@ export default defineConfig([
     // output. build:js empties dist/ first.
     clean: false,
     target: 'node18',
+    // esbuild renames a class that refers to itself (_Frame, _FrameSourceError); keep the names
+    // users see in stack traces, util.inspect() and constructor.name.
+    keepNames: true,
     // __dirname in the ESM build: lib/binding.ts finds the package root from it.
     shims: true,
     outExtension: ({ format }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
@@ -24,6 +27,7 @@ export default defineConfig([
     sourcemap: true,
     clean: false,
     target: 'node18',
+    keepNames: true,
     outExtension: () => ({ js: '.cjs' }),
   },
   {
@@ -33,6 +37,7 @@ export default defineConfig([
     format: ['esm', 'cjs'],
     platform: 'browser',
     target: 'es2022',
+    keepNames: true,
     tsconfig: 'web/tsconfig.json',
     dts: true,
     sourcemap: true,

@@ -78,8 +78,10 @@ function freshApp(name: string): string {
 const BODY = `
   const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=4 ! video/x-raw,format=I420,width=64,height=48' });
   let n = 0;
-  for await (const f of source) { if (!(f.data.buffer instanceof SharedArrayBuffer)) throw new Error('not shared'); n++; }
-  console.log(JSON.stringify({ n, zeroCopy: source.stats.zeroCopyFrames, isFrameSourceError: typeof FrameSourceError === 'function' }));`;
+  let frameClass = '';
+  for await (const f of source) { if (!(f.data.buffer instanceof SharedArrayBuffer)) throw new Error('not shared'); n++; frameClass = f.constructor.name; }
+  const names = [FrameSource.name, FrameSourceError.name, frameClass];
+  console.log(JSON.stringify({ n, zeroCopy: source.stats.zeroCopyFrames, isFrameSourceError: typeof FrameSourceError === 'function', names }));`;
 
 it('packs with a prebuild, installs into a fresh project without building, and gives frames via import and require', () => {
   const app = freshApp('app');
@@ -98,7 +100,10 @@ it('packs with a prebuild, installs into a fresh project without building, and g
     ['-e', `const { FrameSource, FrameSourceError } = require('frame-source');\n(async () => {${BODY}})();`],
     app,
   );
-  for (const out of [esm, cjs]) expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true });
+  // The classes keep their names (the bundler renames a class that refers to itself: util.inspect
+  // and uncaught errors printed "_FrameSourceError").
+  const names = ['FrameSource', 'FrameSourceError', 'Frame'];
+  for (const out of [esm, cjs]) expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true, names });
   // Types ship for both module systems.
   expect(existsSync(path.join(installed, 'dist', 'index.d.ts'))).toBe(true);
   expect(existsSync(path.join(installed, 'dist', 'index.d.mts'))).toBe(true);
