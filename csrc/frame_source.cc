@@ -449,6 +449,7 @@ Napi::Value FrameSourceHandle::Next(const Napi::CallbackInfo& info) {
       o.Set("ok", item.ok);
       o.Set("message", item.message);
       o.Set("position", usOrMinusOne(item.pts));
+      o.Set("duration", usOrMinusOne(item.duration));
       break;
     case Item::Kind::Duration:
       o.Set("type", static_cast<double>(kDuration));

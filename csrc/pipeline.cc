@@ -1144,6 +1144,15 @@ void SourcePipeline::start() {
     }
     // A range: seek once prerolled, before PLAYING, so no frame before `start` is delivered.
     if (r != GST_STATE_CHANGE_FAILURE && (self.opts_.start > 0 || self.opts_.end >= 0) && self.waitSettled()) {
+      // From past the end GStreamer would deliver the last frame, clipped to nothing.
+      gint64 duration = -1;
+      if (self.opts_.start > 0 && gst_element_query_duration(p, GST_FORMAT_TIME, &duration) && duration > 0 &&
+          self.opts_.start >= duration) {
+        self.pushError("option 'start' (" + std::to_string(self.opts_.start / 1000) +
+                           " µs) is at or past the end of the media (" + std::to_string(duration / 1000) + " µs)",
+                       kErrorOutOfRange);
+        return;
+      }
       gst_element_seek(p, 1.0, GST_FORMAT_TIME, static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE),
                        GST_SEEK_TYPE_SET, self.opts_.start, self.opts_.end < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET,
                        self.opts_.end < 0 ? 0 : self.opts_.end);
@@ -1225,6 +1234,18 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
   gboolean seekable = FALSE;
   if (gst_element_query(p, query.get())) gst_query_parse_seeking(query.get(), nullptr, &seekable, nullptr, nullptr);
   if (!seekable || live_) return fail("");
+  // GStreamer takes a position past the end and delivers the last frame, or (keyframe seeks) the
+  // first: JS checks against the duration it knows, and this one for a seek made before it did.
+  gint64 duration = -1;
+  if (r.rate > 0 && gst_element_query_duration(p, GST_FORMAT_TIME, &duration) && duration > 0 &&
+      r.position >= duration) {
+    Item item;
+    item.kind = Item::Kind::Seek;
+    item.seekId = r.id;
+    item.duration = static_cast<uint64_t>(duration);
+    pushUrgent(std::move(item));
+    return;
+  }
   auto flags = static_cast<GstSeekFlags>(
       GST_SEEK_FLAG_FLUSH | (r.accurate ? GST_SEEK_FLAG_ACCURATE : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
   int64_t stop = r.stop >= 0 ? r.stop : opts_.end;

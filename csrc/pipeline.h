@@ -126,7 +126,8 @@ struct Item {
   bool live = false;
 
   // Seek: the result of seek `seekId` (ok: the next frame is its target; else `message`, and
-  // `message` empty with !ok means the stream cannot seek). Duration: `pts` holds it (ns or NONE).
+  // `message` empty with !ok means the stream cannot seek; a `duration` with !ok: the position was
+  // at or past the media's end, that long). Duration: `pts` holds it (ns or NONE).
   uint32_t seekId = 0;
   bool ok = false;
   bool seekable = false;
@@ -136,6 +137,7 @@ struct Item {
 // Error items frame-source makes itself have domain "frame-source" and one of these codes.
 constexpr int kErrorGeneric = 0;
 constexpr int kErrorOutOfMemory = 1;  // a backend's pool could not allocate memory for a frame
+constexpr int kErrorOutOfRange = 2;   // the `start` option is at or past the media's end
 
 struct PipelineStats {
   uint64_t frames = 0, zeroCopyFrames = 0, copiedFrames = 0, bytesCopied = 0, droppedFrames = 0;

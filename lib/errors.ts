@@ -45,7 +45,8 @@ export type PipelineErrorCode =
   | 'ERR_CAMERA_NOT_FOUND'
   | 'ERR_CONNECTION'
   | 'ERR_FILE_NOT_FOUND'
-  | 'ERR_OUT_OF_MEMORY';
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_OUT_OF_RANGE';
 
 /**
  * The base class. `err instanceof FrameSourceError` is also true for OptionTypeError and

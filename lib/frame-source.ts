@@ -20,7 +20,7 @@ import { layoutFromPairs, toVideoFormat, type VideoFormat } from './formats';
 import { normalizeOptions, toNativeOptions, type FrameSourceOptions, type NormalizedOptions } from './options';
 import { normalizeAllocator } from './backends';
 import { isNetworkScheme } from './sources';
-import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeStats } from '../types/binding';
+import type { FrameSourceHandle, NativeFrameItem, NativeMessageItem, NativeOptions, NativeSeekItem, NativeStats } from '../types/binding';
 
 const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
@@ -171,6 +171,7 @@ const GST_STREAM_ERROR_CODEC_NOT_FOUND = 6;
 const GST_PARSE_ERROR_DELAYED_LINK = 7;
 // Errors the addon makes itself have domain 'frame-source' (csrc/pipeline.h, kError*).
 const NATIVE_ERROR_OUT_OF_MEMORY = 1;
+const NATIVE_ERROR_OUT_OF_RANGE = 2;
 
 // decodebin (or a demuxer) exposed its pads and none could link to what follows it. GStreamer only
 // warns, but nothing can ever reach our sink then.
@@ -183,6 +184,7 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
   const stream = item.domain === 'gst-stream-error-quark';
   const resource = item.domain === 'gst-resource-error-quark';
   if (item.domain === 'frame-source' && item.code === NATIVE_ERROR_OUT_OF_MEMORY) return 'ERR_OUT_OF_MEMORY';
+  if (item.domain === 'frame-source' && item.code === NATIVE_ERROR_OUT_OF_RANGE) return 'ERR_OUT_OF_RANGE';
   if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
   if (isDelayedLinkFailure(item)) return 'ERR_NOT_NEGOTIATED';
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
@@ -305,7 +307,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #paused = false;
   #rate = 1;
   #seekId = 0;
-  #pendingSeek: { id: number; resolve: () => void; reject: (err: Error) => void } | null = null;
+  #pendingSeek: { id: number; position: number; resolve: () => void; reject: (err: Error) => void } | null = null;
   #stepReaders: Reader[] = [];
   // With `loop`, timestamps go on across restarts: what is added to the stream's own timestamps.
   #loopOffset = 0;
@@ -677,7 +679,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     this.#settleSeek(new FrameSourceError('ERR_SEEK_SUPERSEDED', 'a later seek replaced this one before it completed'));
     const id = ++this.#seekId;
     return new Promise<void>((resolve, reject) => {
-      this.#pendingSeek = { id, resolve, reject };
+      this.#pendingSeek = { id, position, resolve, reject };
       this.#session.handle._seek(id, position, this.options.end ?? -1, this.#rate, accurate);
       this.#watchBackwards();
     });
@@ -736,10 +738,18 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     pending?.reject(err);
   }
 
-  #onSeekDone(id: number, ok: boolean, message: string, position: number): void {
+  #onSeekDone({ id, ok, message, position, duration }: NativeSeekItem): void {
     const pending = this.#pendingSeek;
     if (!pending || pending.id !== id) return;
     this.#pendingSeek = null;
+    if (!ok && duration >= 0) {
+      // A seek made before the duration was known, to a position past it (seek() checks the rest).
+      const end = Math.min(duration, this.options.end ?? Infinity);
+      pending.reject(
+        new PositionRangeError('position', `a time in the media, from ${this.options.start} to below ${end} µs`, pending.position),
+      );
+      return;
+    }
     if (!ok) {
       pending.reject(new FrameSourceError('ERR_NOT_SEEKABLE', message || 'this stream cannot seek (GStreamer says it is not seekable)'));
       return;
@@ -925,7 +935,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
           this.#live = item.live;
           break;
         case ITEM_SEEK:
-          this.#onSeekDone(item.id, item.ok, item.message, item.position);
+          this.#onSeekDone(item);
           break;
         case ITEM_DURATION: {
           const duration = item.duration >= 0 ? item.duration : null;

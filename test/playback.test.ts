@@ -321,6 +321,45 @@ describe('bad input gets a typed error', () => {
     await source.close();
   });
 
+  it('a seek past the end made before the duration is known rejects too, and the source goes on', async () => {
+    for (const [kind, accurate] of [
+      ['mp4', true],
+      ['webm', false],
+    ] as const) {
+      const source = open(media[kind]!);
+      expect(source.duration).toBeNull();
+      // GStreamer took it: an accurate seek delivered the last frame, a keyframe seek the first.
+      await expect(within(5_000, source.seek(50_000_000, { accurate }), 'seek past the end')).rejects.toMatchObject({
+        code: 'ERR_OUT_OF_RANGE',
+        name: 'PositionRangeError',
+        message: expect.stringMatching(/^position must be a time in the media, from 0 to below 20\d{5} µs; received number 50000000$/),
+      });
+      const { n, frame } = await readCounter(source);
+      expect(n).toBe(0);
+      expect(frame.discontinuity).toBe(false);
+      frame.release();
+      await source.close();
+    }
+  });
+
+  it('a start at or past the end fails the source with ERR_OUT_OF_RANGE, and no frame', async () => {
+    for (const start of [10_000_000, frameTime(COUNTER_FRAMES) + 1_000]) {
+      const source = open(media.webm!, { start });
+      const got: number[] = [];
+      const run = (async () => {
+        for await (const frame of source) got.push(frame.timestamp!);
+      })();
+      await expect(within(5_000, run, 'the source')).rejects.toMatchObject({
+        code: 'ERR_OUT_OF_RANGE',
+        name: 'PipelineError',
+        message: expect.stringMatching(
+          new RegExp(`^option 'start' \\(${start} µs\\) is at or past the end of the media \\(20\\d{5} µs\\)$`),
+        ),
+      });
+      expect(got).toEqual([]);
+    }
+  });
+
   it('a later seek wins; the earlier rejects with ERR_SEEK_SUPERSEDED', async () => {
     const source = open(media.mp4!);
     (await readCounter(source)).frame.release();

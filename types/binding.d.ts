@@ -121,6 +121,8 @@ export interface NativeSeekItem {
   message: string;
   /** µs of the first frame after the seek, -1 when none came (end of stream). */
   position: number;
+  /** With !ok: the media's duration (µs) when the position was at or past it, else -1. */
+  duration: number;
 }
 
 export interface NativeDurationItem {
