@@ -182,6 +182,13 @@ describe('the main job', () => {
     expect(s.versions.gstreamer).toMatch(/^1\.\d+\.\d+$/);
   });
 
+  it("a --duration past setTimeout's limit (about 24.8 days) waits instead of stopping at once", () => {
+    const r = cli(['--duration', '2200000', '--frames', '3', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stoppedBy: 'frames', frames: 3 });
+    expect(r.stderr).not.toContain('TimeoutOverflowWarning');
+  });
+
   it('runs a pipeline to its end and reports the copy fallback', () => {
     const r = cli(['--json', '--pipeline', `${small('RGBA')} ! identity drop-allocation=true`]);
     expect(r.code).toBe(0);
