@@ -325,3 +325,22 @@ describe('snapshots', () => {
     expect(r.stderr).toMatch(/cannot convert YUY2.*videoconvert/);
   });
 });
+
+describe('--serve as a one-off run', () => {
+  it('with --json, prints one JSON object on stdout; the address goes to stderr and into it', () => {
+    const r = cli(['--serve', '0', '--json', '--pipeline', small('RGBA')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ stoppedBy: 'eos', frames: 5, pagesServed: 0 });
+    expect(r.stderr).toContain(`serving ${s.served}`);
+  });
+
+  it('writes --snapshot files as the main job does', () => {
+    const file = path.join(dir, 'served.png');
+    const r = cli(['--serve', '0', '--pipeline', small('RGBA', 'pattern=red'), '--snapshot', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`snapshot: ${file}`);
+    expect(pixel(readPng(file), 10, 10)).toEqual([255, 0, 0, 255]);
+  });
+});

@@ -36,13 +36,14 @@ Run:
   --ring-size N          frame slots in the ring (FrameSource's ringSize)
   --loop                 start again at the end of a file (timestamps go on growing)
   --json                 print one JSON object on stdout: the summary, or {"error": {...}} on failure
-                         (progress still goes to stderr)
+                         (progress, and --serve's address, still go to stderr)
   --quiet                no progress display
   --snapshot FILE.png    write the first frame as a PNG image (its folder must exist)
   --snapshot-every N     with --snapshot: write every Nth frame instead, as FILE-0000.png,
                          FILE-0001.png, ... (the number counts snapshots, from 0)
   --serve [PORT]         show the source live in a browser: serves a page on http://HOST:PORT/
-                         (default port 8080; 0 picks a free one) until Ctrl-C
+                         (default port 8080; 0 picks a free one) until Ctrl-C, the end of the
+                         source, --frames or --duration; --snapshot works here too
   --host ADDR            with --serve: the address to listen on (default 127.0.0.1, this machine only)
   -h, --help             this text
   -v, --version          versions of frame-source, GStreamer and Node.js

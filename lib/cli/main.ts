@@ -10,7 +10,7 @@ import { gstreamerVersion } from '../versions';
 import { HELP, UsageError, parseCli, wantsJson, type CliOptions } from './arguments';
 import { LagTracker, Progress, fmt, peakRssBytes } from './progress';
 import { serve } from './serve';
-import { snapshotName, writePng } from './snapshot';
+import { Snapshots } from './snapshot';
 import { Stopper } from './stop';
 
 export function packageVersion(): string {
@@ -57,7 +57,7 @@ async function run(opts: CliOptions): Promise<number> {
   const progress = new Progress(source, lag);
   let n = 0;
   let checksum = 0;
-  const snapshots: string[] = [];
+  const snapshots = new Snapshots(opts.snapshot, opts.snapshotEvery);
   // One rewritten line on a terminal, a plain line per second otherwise.
   const timer = opts.quiet
     ? null
@@ -69,18 +69,7 @@ async function run(opts: CliOptions): Promise<number> {
       if (frame.timestamp !== null) lag.add(performance.now(), frame.timestamp);
       const d = frame.data;
       for (let i = 0; i < d.length; i += 4096) checksum = (checksum + d[i]!) >>> 0; // touch every page
-      if (opts.snapshot !== null) {
-        if (opts.snapshotEvery > 0) {
-          if (n % opts.snapshotEvery === 0) {
-            const file = snapshotName(opts.snapshot, snapshots.length);
-            writePng(file, frame);
-            snapshots.push(file);
-          }
-        } else if (n === 0) {
-          writePng(opts.snapshot, frame);
-          snapshots.push(opts.snapshot);
-        }
-      }
+      snapshots.take(frame, n);
       if (++n >= opts.frames) {
         stopper.reason = 'frames';
         break;
@@ -128,7 +117,7 @@ async function run(opts: CliOptions): Promise<number> {
     lagMs: s.live ? lag.percentiles() : null,
     peakRssBytes: peakRssBytes(),
     memory: s.memory,
-    snapshots,
+    snapshots: snapshots.files,
     checksum,
     versions: { frameSource: packageVersion(), gstreamer: gstreamerVersion(), node: process.versions.node },
   };
@@ -144,7 +133,7 @@ async function run(opts: CliOptions): Promise<number> {
         `zero-copy ${s.zeroCopyFrames}/${s.frames}, copied ${s.copiedFrames} (${s.bytesCopied} bytes), dropped ${s.droppedFrames}\n` +
         `CPU ${fmt(summary.cpuMsPerFrame, 2)} ms per frame; peak RSS ${(summary.peakRssBytes / 2 ** 20).toFixed(0)} MiB; memory: ${s.memory}\n`,
     );
-    for (const file of snapshots) out.write(`snapshot: ${file}\n`);
+    for (const file of snapshots.files) out.write(`snapshot: ${file}\n`);
   }
   return 0;
 }

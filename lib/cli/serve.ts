@@ -12,6 +12,7 @@ import { FrameSource, type Frame } from '../index';
 import type { CliOptions, ServeOptions } from './arguments';
 import { UsageError } from './arguments';
 import { PAGE } from './serve-page';
+import { Snapshots } from './snapshot';
 import { Stopper } from './stop';
 
 const DRAWABLE = new Set(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
@@ -147,10 +148,11 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/`;
+  // On stderr even with --json: stdout holds the one summary object, and the address is in it too.
   err.write(`serving ${url} (Ctrl-C to stop)\n`);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ serving: url })}\n`);
 
   const stopper = new Stopper(source, opts.durationMs);
+  const snapshots = new Snapshots(opts.snapshot, opts.snapshotEvery);
 
   // A file or a non-live test source would run as fast as it decodes: show it at its own pace.
   let clock: number | null = null;
@@ -174,6 +176,7 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
         if (afterSeek) continue;
       }
+      snapshots.take(frame, delivered);
       delivered++;
       for (const page of pages) {
         // One frame in flight per page, and nothing queued in its socket.
@@ -207,8 +210,12 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     await new Promise((r) => http.close(r));
   }
   if (failure) throw failure;
-  const summary = { served: url, stoppedBy: stopper.reason, frames: delivered, pagesServed };
-  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`${delivered} frames served at ${url} to ${pagesServed} page(s), stopped by ${stopper.reason}\n`);
+  const summary = { served: url, stoppedBy: stopper.reason, frames: delivered, pagesServed, snapshots: snapshots.files };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(`${delivered} frames served at ${url} to ${pagesServed} page(s), stopped by ${stopper.reason}\n`);
+    for (const file of snapshots.files) process.stdout.write(`snapshot: ${file}\n`);
+  }
   return 0;
 }

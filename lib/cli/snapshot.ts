@@ -87,3 +87,28 @@ export function snapshotName(base: string, index: number): string {
   const ext = path.extname(base);
   return `${base.slice(0, base.length - ext.length)}-${String(index).padStart(4, '0')}${ext}`;
 }
+
+/** --snapshot and --snapshot-every, for the main job and --serve alike: which frames become files. */
+export class Snapshots {
+  /** The files written so far, in order. */
+  readonly files: string[] = [];
+
+  constructor(
+    private readonly base: string | null,
+    private readonly every: number,
+  ) {}
+
+  /** Writes the frame if it is one to keep; `index` counts the frames seen, from 0. */
+  take(frame: Frame, index: number): void {
+    if (this.base === null) return;
+    if (this.every > 0) {
+      if (index % this.every !== 0) return;
+      const file = snapshotName(this.base, this.files.length);
+      writePng(file, frame);
+      this.files.push(file);
+    } else if (index === 0) {
+      writePng(this.base, frame);
+      this.files.push(this.base);
+    }
+  }
+}
