@@ -68,12 +68,26 @@ describe('flags', () => {
     [['--jsno'], /did you mean --json\?/],
     [['videotestsrc', '--test'], /give one source, not 'videotestsrc' and --test/],
     [['--snapshot', '/proc/nope/x.png'], /--snapshot cannot write into \/proc\/nope: no such folder/],
+    [['--test', '--start=-1'], /--start needs a number of seconds from 0 to \d+; got '-1'/],
+    // Told in the seconds typed, not in FrameSource's µs.
+    [['--test', '--end', '0.0000001'], /--end must be later than --start \(0 s\), by 0\.000001 s at least; got '0\.0000001'/],
+    [['--test', '--start', '2.5', '--end', '2'], /--end must be later than --start \(2\.5 s\)/],
+    [
+      ['--test', 'ball', '--live', '--start', '1.5'],
+      /--start must be given only for files and other seekable, non-live sources; got 1\.5 s$/m,
+    ],
   ])('%j: clear message, exit 2', (args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain("Run 'frame-source --help'");
     expect(r.stdout).toBe('');
+  });
+
+  it.each(['0', '0.0', '0.25'])('--start %s is a position in seconds like any other', (start) => {
+    const r = cli(['--test', '--start', start, '--frames', '2', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ stoppedBy: 'frames', frames: 2 });
   });
 
   it('an option FrameSource rejects exits 2 with its message and code', () => {

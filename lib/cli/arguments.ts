@@ -31,8 +31,8 @@ Output (any source; a converter, scaler or rate adapter is added only when asked
 Run:
   --frames N             stop after N frames (default: run to the end of the stream, or Ctrl-C)
   --duration SECONDS     stop after this long
-  --start SECONDS        files: start playing here (decimals allowed)
-  --end SECONDS          files: stop playing here (end of stream)
+  --start SECONDS        files: start playing here, from 0 (decimals allowed: 0.0, 2.5)
+  --end SECONDS          files: stop playing here (end of stream), later than --start
   --ring-size N          frame slots in the ring (FrameSource's ringSize)
   --loop                 start again at the end of a file (timestamps go on growing)
   --json                 print one JSON object on stdout: the summary, or {"error": {...}} on failure
@@ -169,6 +169,28 @@ function positiveNumber(flag: string, value: string | undefined): number | undef
   return n;
 }
 
+// The most seconds --start and --end take: FrameSource's start and end are whole µs up to 2^53-1.
+const MAX_PLAYBACK_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1e6);
+
+// A position in the media: 0 and decimals such as 0.0 or 2.5 are all fine.
+function playbackSeconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_PLAYBACK_SECONDS)
+    throw new UsageError(`--${flag} needs a number of seconds from 0 to ${MAX_PLAYBACK_SECONDS}; got '${value}'`);
+  return n;
+}
+
+/**
+ * FrameSource's complaint about the start or end option, told as the --start or --end flag in
+ * seconds; any other error as it is.
+ */
+export function inFlagTerms(err: unknown): unknown {
+  const e = err as { code?: string; option?: unknown; expected?: unknown; received?: unknown };
+  if (e.code !== 'ERR_INVALID_OPTION' || (e.option !== 'start' && e.option !== 'end') || typeof e.received !== 'number') return err;
+  return new UsageError(`--${e.option} must be ${String(e.expected)}; got ${e.received / 1e6} s`);
+}
+
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 const WINDOWS_PATH = /^[a-z]:[\\/]/i;
 
@@ -241,11 +263,16 @@ export function parseCli(argv: string[]): CliOptions | 'help' | 'version' {
   if (width !== undefined) o.width = width;
   if (height !== undefined) o.height = height;
   if (framerate !== undefined) o.framerate = framerate;
-  // Seconds on the command line, µs in FrameSource's options (which check the range).
-  const start = values.start === '0' ? 0 : positiveNumber('start', values.start);
-  const end = positiveNumber('end', values.end);
+  // Seconds on the command line, µs in FrameSource's options. The range is checked here, so that a
+  // mistake is told in the seconds the user typed; FrameSource's own message would give µs.
+  const start = playbackSeconds('start', values.start);
+  const end = playbackSeconds('end', values.end);
   if (start !== undefined) o.start = Math.round(start * 1e6);
-  if (end !== undefined) o.end = Math.round(end * 1e6);
+  if (end !== undefined) {
+    if (Math.round(end * 1e6) <= Math.round((start ?? 0) * 1e6))
+      throw new UsageError(`--end must be later than --start (${values.start ?? 0} s), by 0.000001 s at least; got '${values.end}'`);
+    o.end = Math.round(end * 1e6);
+  }
   const ringSize = positiveInteger('ring-size', values['ring-size']);
   if (ringSize !== undefined) o.ringSize = ringSize;
   if (values.loop) o.loop = true;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { FrameSource } from '../frame-source';
 import type { VideoFormat } from '../formats';
 import { gstreamerVersion } from '../versions';
-import { HELP, UsageError, parseCli, wantsJson, type CliOptions } from './arguments';
+import { HELP, UsageError, inFlagTerms, parseCli, wantsJson, type CliOptions } from './arguments';
 import { LagTracker, Progress, fmt, peakRssBytes } from './progress';
 import { serve } from './serve';
 import { Snapshots } from './snapshot';
@@ -139,7 +139,8 @@ async function run(opts: CliOptions): Promise<number> {
 }
 
 // Exit status 2 for what the user can fix on the command line or in the options, 1 for the rest.
-function fail(err: unknown, json: boolean): number {
+function fail(thrown: unknown, json: boolean): number {
+  const err = inFlagTerms(thrown);
   const e = err as { code?: string; message?: string; name?: string };
   const usage = err instanceof UsageError || e.code === 'ERR_INVALID_OPTION';
   const exitCode = usage ? 2 : 1;
