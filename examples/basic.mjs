@@ -3,6 +3,11 @@
 import { FrameSource, gstreamerVersion } from 'frame-source';
 
 const count = Number(process.argv[2] ?? 120);
+// A count that is not a number would never be reached, and the default source never ends.
+if (!Number.isInteger(count) || count < 1) {
+  console.error(`usage: node examples/basic.mjs [frames] [pipeline]: frames must be a positive integer; got '${process.argv[2]}'`);
+  process.exit(2);
+}
 const pipeline = process.argv[3];
 const source = new FrameSource(pipeline ? { pipeline } : {});
 source.on('format', (f) => console.log(`format: ${f.format} ${f.width}x${f.height} @ ${f.framerate ?? '?'} fps`));

@@ -5,6 +5,11 @@ import { Worker } from 'node:worker_threads';
 import { FrameSource } from 'frame-source';
 
 const frames = Number(process.argv[2] ?? 60);
+// A count that is not a number would never be reached, and the default source never ends.
+if (!Number.isInteger(frames) || frames < 1) {
+  console.error(`usage: node examples/worker-handoff.mjs [frames]: frames must be a positive integer; got '${process.argv[2]}'`);
+  process.exit(2);
+}
 const source = new FrameSource({
   pipeline: `videotestsrc num-buffers=${frames} pattern=ball ! video/x-raw,format=GRAY8,width=640,height=480`,
   ringSize: 8,

@@ -358,3 +358,13 @@ describe('--serve as a one-off run', () => {
     expect(pixel(readPng(file), 10, 10)).toEqual([255, 0, 0, 255]);
   });
 });
+
+describe('examples', () => {
+  it.each(['basic.mjs', 'worker-handoff.mjs'])('%s refuses a frame count that is not a number, and exits 2', (example) => {
+    // Before, NaN frames: basic.mjs never stopped on the endless default source.
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'examples', example), 'abc'], { encoding: 'utf8', timeout: 15000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`usage: node examples/${example}`);
+    expect(r.stderr).toContain("frames must be a positive integer; got 'abc'");
+  });
+});
