@@ -108,6 +108,7 @@ describe('flags', () => {
     [['--json', '--ring-size', '1000'], 2, 'ERR_INVALID_OPTION', /ringSize/],
     [['--json', '--pipeline', 'nosuchelement-xyz'], 1, 'ERR_MISSING_ELEMENT', /nosuchelement-xyz/],
     [['--json', '--uri', 'nonexistent-dir/clip.mp4'], 1, 'ERR_FILE_NOT_FOUND', /nonexistent-dir\/clip\.mp4/],
+    [['--json', 'nonexistent-dir/clip.mp4'], 1, 'ERR_FILE_NOT_FOUND', /no such file: .*nonexistent-dir\/clip\.mp4/],
   ])('with --json, %j prints a JSON error object and exits %d', (args, exit, code, message) => {
     const r = cli(args);
     expect(r.code).toBe(exit);
@@ -165,6 +166,18 @@ describe('sources as a gst-launch user types them', () => {
     expect(human.stderr).toMatch(/^pipeline: uridecodebin/m);
     expect(human.stderr).toMatch(/^format: I420 64x48 .*decoder vp8dec/m);
     expect(human.stdout).toMatch(/decoder: vp8dec/);
+  });
+
+  it.each(['nonexistent.mp4', 'clips/nonexistent.webm'])('a mistyped file name (%s) is "no such file", not a parse error', (name) => {
+    const r = cli([name], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`no such file: ${path.join(dir, name)} (ERR_FILE_NOT_FOUND)`);
+  });
+
+  it('one word without a dot or a slash is still a pipeline', () => {
+    const r = cli(['videotestsrc', '--frames', '2', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pipeline: 'videotestsrc', frames: 2 });
   });
 
   it('--test without a format gives RGBA (not 16-bit ABGR64), so snapshots work', () => {

@@ -15,6 +15,7 @@ Source (at most one; default: the built-in 1280x720 RGBA test pattern):
   PIPELINE...            a gst-launch description, as gst-launch-1.0 takes it:
                          frame-source videotestsrc ! video/x-raw,format=I420 ! videoconvert
   FILE or URI            one argument naming a file, or a URI with a scheme: frame-source clip.mp4
+                         (one word with a '.' or '/' and no '!' or '=' is a file, even a missing one)
   --pipeline DESC        the same description as one argument (quote it)
   --uri URI              a file or network URI (file:///..., rtsp://..., https://...) or a file path
                          (relative paths are from the current directory)
@@ -200,12 +201,15 @@ export function toUri(value: string, cwd = process.cwd()): string {
   return pathToFileURL(path.resolve(cwd, value)).href;
 }
 
-// One positional that names a file or carries a scheme is a URI; anything else is a pipeline.
+// One positional that names a file or carries a scheme is a URI; anything else is a pipeline. So is
+// one that looks like a path, a '.' or a '/' and no '!', '=' or space, even when it names nothing:
+// no element name has those, and a mistyped clip.mp4 gets "no such file", not a parse error.
 function positionalSource(positionals: string[]): { pipeline: string } | { uri: string } {
   if (positionals.length === 1) {
     const only = positionals[0]!;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(only)) return { uri: only };
     if (!/[!=]/.test(only) && existsSync(only) && statSync(only).isFile()) return { uri: toUri(only) };
+    if (!/[!=\s]/.test(only) && /[./\\]/.test(only)) return { uri: toUri(only) };
   }
   return { pipeline: positionals.join(' ') };
 }
