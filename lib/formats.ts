@@ -143,6 +143,19 @@ export function toVideoFormat(
   });
 }
 
+/**
+ * What `frame-source/web` draws: a WebCodecs VideoFrameBufferInit whose format may also be 'GRAY8'
+ * (its WebGL renderer draws that too; WebCodecs has no such pixel format). Plain data: it survives
+ * postMessage, IPC and JSON.
+ */
+export type WebFrameInit = Omit<VideoFrameBufferInit, 'format'> & {
+  /** A WebCodecs pixel format, or 'GRAY8'. */
+  format: WebCodecsPixelFormat | 'GRAY8';
+};
+
+// The formats frame-source/web's WebGLFrameRenderer draws (web/frame-init.ts).
+const RENDERER_FORMATS = new Set<string>(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
+
 export function videoFrameInit(
   format: VideoFormat,
   layout: readonly PlaneLayout[],
@@ -153,11 +166,37 @@ export function videoFrameInit(
     throw new FrameSourceError(
       'ERR_UNSUPPORTED_FORMAT',
       `WebCodecs has no pixel format for GStreamer's ${format.gstFormat}; ask for one of ${[...WEBCODECS_FORMATS].join(', ')} ` +
+        `(e.g. end the pipeline in '! videoconvert ! video/x-raw,format=RGBA'), or draw GRAY8 with frame-source/web (toFrameInit())`,
+    );
+  }
+  return describeFrame(format, format.format, layout, timestamp, duration) as VideoFrameBufferInit;
+}
+
+export function frameInit(
+  format: VideoFormat,
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+): WebFrameInit {
+  if (!RENDERER_FORMATS.has(format.format)) {
+    throw new FrameSourceError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `frame-source/web does not draw GStreamer's ${format.gstFormat}; ask for one of ${[...RENDERER_FORMATS].join(', ')} ` +
         `(e.g. end the pipeline in '! videoconvert ! video/x-raw,format=RGBA')`,
     );
   }
-  const init: VideoFrameBufferInit = {
-    format: format.format,
+  return describeFrame(format, format.format as WebFrameInit['format'], layout, timestamp, duration);
+}
+
+function describeFrame(
+  format: VideoFormat,
+  pixelFormat: WebFrameInit['format'],
+  layout: readonly PlaneLayout[],
+  timestamp: number | null,
+  duration: number | null,
+): WebFrameInit {
+  const init: WebFrameInit = {
+    format: pixelFormat,
     codedWidth: format.width,
     codedHeight: format.height,
     timestamp: timestamp ?? 0,

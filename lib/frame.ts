@@ -3,7 +3,15 @@
 import type { BackendName, CudaDescriptor, DmabufDescriptor } from './backends';
 import { FrameSourceError } from './errors';
 import { sharedTextureInfo, type SharedTextureInfo } from './shared-texture';
-import { videoFrameInit, type PixelFormat, type PlaneLayout, type VideoFormat, type VideoFrameBufferInit } from './formats';
+import {
+  frameInit,
+  videoFrameInit,
+  type WebFrameInit,
+  type PixelFormat,
+  type PlaneLayout,
+  type VideoFormat,
+  type VideoFrameBufferInit,
+} from './formats';
 
 // Node defines Symbol.dispose as Symbol.for('nodejs.dispose') where the engine lacks it; other realms
 // (vm contexts, some Electron versions) may not have it at all.
@@ -202,8 +210,20 @@ export class Frame {
     this.release();
   }
 
-  /** A WebCodecs VideoFrameBufferInit: `new VideoFrame(frame.data, frame.toVideoFrameInit())`. */
+  /**
+   * A WebCodecs VideoFrameBufferInit: `new VideoFrame(frame.data, frame.toVideoFrameInit())`.
+   * Throws ERR_UNSUPPORTED_FORMAT for a format WebCodecs lacks (GRAY8: see toFrameInit()).
+   */
   toVideoFrameInit(): VideoFrameBufferInit {
     return videoFrameInit(this.videoFormat, this.layout, this.timestamp, this.duration);
+  }
+
+  /**
+   * What `frame-source/web` draws, sent along with the bytes: `renderer.draw(bytes, init)`. The same
+   * as toVideoFrameInit() for the formats WebCodecs has, and also GRAY8 (the WebGL renderer's).
+   * Throws ERR_UNSUPPORTED_FORMAT for a format the renderer does not draw.
+   */
+  toFrameInit(): WebFrameInit {
+    return frameInit(this.videoFormat, this.layout, this.timestamp, this.duration);
   }
 }

@@ -4,7 +4,15 @@ export { OUTPUT_FORMATS, TEST_PATTERNS } from './sources';
 export type { Decoder, OutputFormat, OutputSpec, ReconnectOptions, SourceSpec, TestPattern, TestSourceOptions } from './sources';
 export { Frame } from './frame';
 export type { ColorPrimaries, MatrixCoefficients, TransferCharacteristics } from './formats';
-export type { PixelFormat, PlaneLayout, VideoColorSpaceInit, VideoFormat, VideoFrameBufferInit, WebCodecsPixelFormat } from './formats';
+export type {
+  WebFrameInit,
+  PixelFormat,
+  PlaneLayout,
+  VideoColorSpaceInit,
+  VideoFormat,
+  VideoFrameBufferInit,
+  WebCodecsPixelFormat,
+} from './formats';
 export { isWebCodecsFormat } from './formats';
 export { DEFAULT_PIPELINE, DEFAULTS, LIMITS } from './options';
 export type { FrameSourceOptions, NormalizedOptions } from './options';

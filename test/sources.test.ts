@@ -85,10 +85,14 @@ describe('test patterns in every output format', () => {
         }
       });
       if (format === 'GRAY8') {
+        // WebCodecs has no GRAY8; frame-source/web's WebGL renderer draws it, from toFrameInit().
         expect(() => frame.toVideoFrameInit()).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_FORMAT' }));
+        expect(frame.toFrameInit()).toMatchObject({ format: 'GRAY8', codedWidth: frame.width, codedHeight: frame.height });
       } else {
         expect(frame.toVideoFrameInit().layout).toEqual(frame.layout.map((l) => ({ ...l })));
+        expect(frame.toFrameInit()).toEqual(frame.toVideoFrameInit());
       }
+      expect(frame.toFrameInit().layout).toEqual(frame.layout.map((l) => ({ ...l })));
       expect(source.stats.zeroCopyFrames).toBe(source.stats.frames);
       frame.release();
     }

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { Page } from 'puppeteer-core';
-import { FrameSource, type VideoFrameBufferInit } from '../lib/index';
+import { FrameSource, type WebFrameInit } from '../lib/index';
 import { launchChromium, type LaunchedBrowser } from './browser';
 import { ROOT, visibleBytes } from './helpers';
 
@@ -16,13 +16,14 @@ const H = 719;
 const PATTERN = 'smpte75';
 
 interface Case {
-  init: VideoFrameBufferInit;
+  init: WebFrameInit;
   data: Buffer;
 }
 
 const cases = new Map<string, Case>();
 const results = new Map<string, Buffer>();
 let reference: Buffer;
+let grayVisible: Buffer;
 let server: Server;
 let chromium: LaunchedBrowser;
 let page: Page;
@@ -33,7 +34,7 @@ async function grab(caps: string, convert = false): Promise<Case & { visible: Bu
   try {
     const frame = (await source.read())!;
     const out = {
-      init: frame.toVideoFrameInit(),
+      init: frame.toFrameInit(),
       data: Buffer.from(frame.data),
       visible: visibleBytes(frame.data, frame.format, W, H, frame.layout),
     };
@@ -98,6 +99,10 @@ beforeAll(async () => {
   }
   // videotestsrc writes limited range whatever the caps say; videoconvert honours full range.
   cases.set('I420-full', await grab('format=I420,colorimetry=1:4:16:4', true));
+  // 1278 pixels a row, 1280 bytes apart: the renderer has to honour the stride.
+  const gray = await grab('format=GRAY8');
+  grayVisible = gray.visible;
+  cases.set('GRAY8', gray);
 
   const web = readFileSync(path.join(ROOT, 'dist', 'web.mjs'));
   server = createServer((req, res) => {
@@ -213,6 +218,22 @@ describe('WebGL2 (the shipped shader)', () => {
       expect(r.max <= 3 ? 'within 3' : `${r.max} off at ${r.at}`).toBe('within 3');
     },
   );
+});
+
+describe('WebGL2, GRAY8 (which WebCodecs lacks): frame.toFrameInit() describes it', () => {
+  it('draws every pixel as its grey level, exactly', async () => {
+    const drawn = await draw('GRAY8', 'webgl');
+    expect(drawn.length).toBe(W * H * 4);
+    expect(grayVisible.length).toBe(W * H);
+    let off = 0;
+    for (let i = 0; i < W * H; i++) {
+      const y = grayVisible[i]!;
+      if (drawn[i * 4] !== y || drawn[i * 4 + 1] !== y || drawn[i * 4 + 2] !== y || drawn[i * 4 + 3] !== 255) off++;
+    }
+    expect(off).toBe(0);
+    // Not one flat grey: the pattern's bars reached the page.
+    expect(new Set(grayVisible).size).toBeGreaterThan(4);
+  });
 });
 
 describe('VideoFrame (the browser converts)', () => {

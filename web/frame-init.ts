@@ -1,5 +1,5 @@
 // What the browser module draws: a frame's bytes and the plain description that goes with them.
-// frame-source's frame.toVideoFrameInit() gives exactly this, and it survives postMessage, IPC and
+// frame-source's frame.toFrameInit() gives exactly this, and it survives postMessage, IPC and
 // JSON, so the bytes can come from a worker, Electron's main process or a WebSocket.
 import type { VideoColorSpaceInit } from './colorimetry';
 

@@ -30,10 +30,9 @@ interface Page {
 
 // [u32 LE header length][header JSON][frame bytes]: one message, one frame.
 function encode(frame: Frame, page: Page, position: number | null, duration: number | null): Buffer {
-  const init =
-    DRAWABLE.has(frame.format) && frame.format !== 'GRAY8'
-      ? frame.toVideoFrameInit()
-      : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
+  const init = DRAWABLE.has(frame.format)
+    ? frame.toFrameInit()
+    : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
   const header = Buffer.from(
     JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped, position, duration }),
   );
