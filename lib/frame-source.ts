@@ -786,6 +786,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
    * stream or once closed; rejects with ERR_NOT_PAUSED when not paused.
    */
   async step(frames = 1): Promise<Frame | null> {
+    // A wrong type is the same mistake as seek('1'): ERR_INVALID_OPTION; a number out of range is ERR_OUT_OF_RANGE.
+    if (typeof frames !== 'number' || Number.isNaN(frames)) throw new OptionTypeError('frames', 'a number of frames', frames);
     if (!Number.isInteger(frames) || frames < 1 || frames > 1_000_000) {
       throw new PositionRangeError('frames', 'an integer from 1 to 1000000', frames);
     }

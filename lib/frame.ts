@@ -194,6 +194,9 @@ export class Frame {
    * (or let `using` do it); one kept and forgotten is returned to the ring when garbage-collected.
    */
   keep(): this {
+    // Keeping a frame already given back would promise memory GStreamer may be writing again.
+    if (this.#released)
+      throw new FrameSourceError('ERR_FRAME_RELEASED', 'keep() on a frame already released: its slot may hold another frame by now');
     this.#kept = true;
     return this;
   }

@@ -27,6 +27,8 @@ it('keeps frames valid and unchanged after close(), and takes them back on relea
   expect(source.stats.heldFrames).toBe(0);
   expect(await slotsSettle(source, 0)).toBe(0);
   expect(() => held[0]!.data).toThrow(expect.objectContaining({ code: 'ERR_FRAME_RELEASED' }));
+  // Keeping a released frame would promise memory that is no longer its own.
+  expect(() => held[0]!.keep()).toThrow(expect.objectContaining({ code: 'ERR_FRAME_RELEASED' }));
 });
 
 it('rejects with ERR_RING_EXHAUSTED instead of hanging when the consumer holds every slot, and still closes promptly', async () => {

@@ -313,6 +313,7 @@ describe('bad input gets a typed error', () => {
     expect(() => (source.rate = 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => (source.rate = NaN)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     await expect(source.step(0)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(source.step('2' as unknown as number)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', name: 'OptionTypeError' });
     // The source is still fine.
     await source.seek(mid(10), { accurate: true });
     const { n, frame } = await readCounter(source);
@@ -434,9 +435,9 @@ describe('CLI --start/--end', () => {
   });
 
   it.each([
-    [['--start', 'soon'], /--start needs a positive number/],
-    [['--end=-2'], /--end needs a positive number/],
-    [['--start', '2', '--end', '1'], /option 'end' must be/],
+    [['--start', 'soon'], /--start needs a number of seconds from 0 to \d+; got 'soon'/],
+    [['--end=-2'], /--end needs a number of seconds from 0 to \d+; got '-2'/],
+    [['--start', '2', '--end', '1'], /--end must be later than --start \(2 s\)/],
   ])('%j: clear message, exit 2', (args, message) => {
     const r = cli(['--uri', `file://${media.mp4}`, ...args]);
     expect(r.status).toBe(2);
