@@ -58,6 +58,22 @@ constexpr size_t kDecoderReferences = 16;
 // before it.
 bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
+// The name of an appsink in the bin (recursively) other than `ours`, or "" when there is none.
+std::string otherAppsink(GstBin* bin, GstElement* ours) {
+  GstIterator* it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  std::string found;
+  while (found.empty() && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement* e = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* f = gst_element_get_factory(e);
+    if (e != ours && f && std::strcmp(GST_OBJECT_NAME(f), "appsink") == 0) found = GST_OBJECT_NAME(e);
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
 bool hasSourceElement(GstBin* bin) {
   GstIterator* it = gst_bin_iterate_recurse(bin);
@@ -176,6 +192,16 @@ bool SourcePipeline::build(BuildError* err) {
   if (!factory || std::strcmp(GST_OBJECT_NAME(factory), "appsink") != 0) {
     err->code = "ERR_PIPELINE_PARSE";
     err->message = std::string("the name '") + kSinkName + "' is reserved for frame-source's sink";
+    return false;
+  }
+  // An appsink of the description's own: nothing reads it, so it holds its buffers, its end of
+  // stream (it waits for them to be pulled) and, with it, the pipeline's: reads would never end.
+  std::string foreignAppsink = otherAppsink(GST_BIN(top.get()), sink);
+  if (!foreignAppsink.empty()) {
+    err->code = "ERR_PIPELINE_PARSE";
+    err->message = "'" + foreignAppsink +
+                   "' is an appsink: nothing would read it, and the stream could never end (frame-source "
+                   "reads frames from a sink of its own; end a branch you discard in 'fakesink')";
     return false;
   }
   // Without an element that has no input (a source), nothing would ever flow.

@@ -96,6 +96,26 @@ describe('pipeline descriptions', () => {
     expect(() => new FrameSource({ pipeline })).toThrow(expect.objectContaining({ code: 'ERR_NOT_NEGOTIATED' }));
   });
 
+  it("rejects an appsink of its own (nothing reads it: its end of stream, and so the pipeline's, never came)", () => {
+    // Found by fuzzing (20x the runs): a read() that never settled, on a pipeline whose own appsink
+    // waited forever for its buffers to be pulled before it would pass on end of stream.
+    for (const pipeline of [
+      'videotestsrc num-buffers=3 ! appsink name=t videotestsrc num-buffers=2 is-live=true',
+      'videotestsrc num-buffers=3 ! videoscale ! appsink name=t fakesrc num-buffers=2',
+      'videotestsrc ! tee name=t ! queue ! appsink t. ! queue',
+    ]) {
+      expect(() => new FrameSource({ pipeline })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_PIPELINE_PARSE',
+          message: expect.stringMatching(/^'(t|appsink\d+)' is an appsink: nothing would read it/),
+        }),
+      );
+    }
+    // A branch that ends in fakesink is fine.
+    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=2 ! tee name=t ! queue ! fakesink t. ! queue' });
+    return source.close();
+  });
+
   it('rejects a description that takes the sink name for itself', () => {
     expect(() => new FrameSource({ pipeline: 'videotestsrc ! identity name=frame-source-sink' })).toThrow(
       expect.objectContaining({ code: 'ERR_PIPELINE_PARSE' }),
