@@ -63,7 +63,10 @@ describe('npm run bench, one short round of each suite', () => {
     expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
     for (const suite of ['synthetic', 'decode', 'streams', 'latency']) expect(run.stdout).toMatch(new RegExp(`^${suite}$`, 'm'));
     expect(run.stdout).toMatch(/\| 720p \| I420 \| zero-copy \| [\d.]+ \|/);
-    expect(run.stdout).toMatch(/\| 720p \| I420 \| reader-floor \| [\d.]+ \|/);
+    // A floor is a run of N frames minus one of 20: with this short round's 40 frames on a busy
+    // machine the difference can come out below 0 (seen on a clean CI run), which is noise, not a
+    // missing row.
+    expect(run.stdout).toMatch(/\| 720p \| I420 \| reader-floor \| -?[\d.]+ \|/);
   });
 
   // The reader floor is a program of the bench's own (bench/appsink-copy/reader_floor.c), measured
