@@ -58,15 +58,15 @@ constexpr size_t kDecoderReferences = 16;
 // before it.
 bool isUrgent(Item::Kind k) { return k == Item::Kind::Warning || k == Item::Kind::Live; }
 
-// The name of an appsink in the bin (recursively) other than `ours`, or "" when there is none.
-std::string otherAppsink(GstBin* bin, GstElement* ours) {
+// Calls fn(element) for each element in the bin, recursively, until it returns true; whether one did.
+// The elements are borrowed: the bin keeps them.
+template <typename Fn>
+bool anyElement(GstBin* bin, Fn fn) {
   GstIterator* it = gst_bin_iterate_recurse(bin);
   GValue item = G_VALUE_INIT;
-  std::string found;
-  while (found.empty() && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    GstElement* e = GST_ELEMENT(g_value_get_object(&item));
-    GstElementFactory* f = gst_element_get_factory(e);
-    if (e != ours && f && std::strcmp(GST_OBJECT_NAME(f), "appsink") == 0) found = GST_OBJECT_NAME(e);
+  bool found = false;
+  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    found = fn(GST_ELEMENT(g_value_get_object(&item)));
     g_value_reset(&item);
   }
   g_value_unset(&item);
@@ -74,13 +74,31 @@ std::string otherAppsink(GstBin* bin, GstElement* ours) {
   return found;
 }
 
+// The pipeline's duration in ns, or -1 while it is not known.
+gint64 durationOf(GstElement* pipeline) {
+  gint64 duration = -1;
+  return gst_element_query_duration(pipeline, GST_FORMAT_TIME, &duration) ? duration : -1;
+}
+
+const char* factoryName(GstElement* e) {
+  GstElementFactory* f = gst_element_get_factory(e);
+  return f ? GST_OBJECT_NAME(f) : nullptr;
+}
+
+// The name of an appsink in the bin (recursively) other than `ours`, or "" when there is none.
+std::string otherAppsink(GstBin* bin, GstElement* ours) {
+  std::string found;
+  anyElement(bin, [&](GstElement* e) {
+    const char* factory = factoryName(e);
+    if (e != ours && factory && std::strcmp(factory, "appsink") == 0) found = GST_OBJECT_NAME(e);
+    return !found.empty();
+  });
+  return found;
+}
+
 // Whether any element in the bin (recursively) is made by a factory without sink pad templates.
 bool hasSourceElement(GstBin* bin) {
-  GstIterator* it = gst_bin_iterate_recurse(bin);
-  GValue item = G_VALUE_INIT;
-  bool found = false;
-  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    GstElement* e = GST_ELEMENT(g_value_get_object(&item));
+  return anyElement(bin, [](GstElement* e) {
     GstElementFactory* f = gst_element_get_factory(e);
     // Factories without templates (plain bins, capsfilter-like helpers are not among them) say nothing.
     const GList* templates = f ? gst_element_factory_get_static_pad_templates(f) : nullptr;
@@ -88,12 +106,8 @@ bool hasSourceElement(GstBin* bin) {
     for (const GList* t = templates; t; t = t->next) {
       if (static_cast<GstStaticPadTemplate*>(t->data)->direction == GST_PAD_SINK) hasSink = true;
     }
-    found = templates != nullptr && !hasSink;
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return found;
+    return templates != nullptr && !hasSink;
+  });
 }
 
 std::string describeMissing(const std::vector<std::string>& names) {
@@ -104,21 +118,14 @@ std::string describeMissing(const std::vector<std::string>& names) {
 
 // Whether any element in the bin (recursively) can create source pads later (decodebin, demuxers).
 bool hasSometimesSrcPads(GstBin* bin) {
-  bool found = false;
-  GstIterator* it = gst_bin_iterate_recurse(bin);
-  GValue item = G_VALUE_INIT;
-  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    GstElementFactory* factory = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
-    const GList* t = factory ? gst_element_factory_get_static_pad_templates(factory) : nullptr;
-    for (; t && !found; t = t->next) {
+  return anyElement(bin, [](GstElement* e) {
+    GstElementFactory* factory = gst_element_get_factory(e);
+    for (const GList* t = factory ? gst_element_factory_get_static_pad_templates(factory) : nullptr; t; t = t->next) {
       auto* tmpl = static_cast<const GstStaticPadTemplate*>(t->data);
-      found = tmpl->direction == GST_PAD_SRC && tmpl->presence == GST_PAD_SOMETIMES;
+      if (tmpl->direction == GST_PAD_SRC && tmpl->presence == GST_PAD_SOMETIMES) return true;
     }
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return found;
+    return false;
+  });
 }
 
 }  // namespace
@@ -254,16 +261,11 @@ bool SourcePipeline::build(BuildError* err) {
   // What the pipeline is made of, decoders plugged later included: reported with each format.
   g_signal_connect(top.get(), "deep-element-added", G_CALLBACK(&SourcePipeline::onElementAdded), this);
   {
-    GstIterator* it = gst_bin_iterate_recurse(GST_BIN(top.get()));
-    GValue item = G_VALUE_INIT;
     std::vector<std::string> names;
-    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-      GstElementFactory* f = gst_element_get_factory(GST_ELEMENT(g_value_get_object(&item)));
-      if (f) names.emplace_back(GST_OBJECT_NAME(f));
-      g_value_reset(&item);
-    }
-    g_value_unset(&item);
-    gst_iterator_free(it);
+    anyElement(GST_BIN(top.get()), [&](GstElement* e) {
+      if (const char* factory = factoryName(e)) names.emplace_back(factory);
+      return false;
+    });
     // The iterator walks from the sink upstream; report in data-flow order.
     std::lock_guard<std::mutex> lk(elementsMu_);
     elements_.assign(names.rbegin(), names.rend());
@@ -1171,9 +1173,8 @@ void SourcePipeline::start() {
     // A range: seek once prerolled, before PLAYING, so no frame before `start` is delivered.
     if (r != GST_STATE_CHANGE_FAILURE && (self.opts_.start > 0 || self.opts_.end >= 0) && self.waitSettled()) {
       // From past the end GStreamer would deliver the last frame, clipped to nothing.
-      gint64 duration = -1;
-      if (self.opts_.start > 0 && gst_element_query_duration(p, GST_FORMAT_TIME, &duration) && duration > 0 &&
-          self.opts_.start >= duration) {
+      gint64 duration = self.opts_.start > 0 ? durationOf(p) : -1;
+      if (duration > 0 && self.opts_.start >= duration) {
         self.pushError("option 'start' (" + std::to_string(self.opts_.start / 1000) +
                            " µs) is at or past the end of the media (" + std::to_string(duration / 1000) + " µs)",
                        kErrorOutOfRange);
@@ -1247,12 +1248,14 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
   if (r.id != latestSeek_ || !waitSettled() || r.id != latestSeek_) return;
   // A seek that fails changes nothing in the stream, so its result goes ahead of queued frames: JS
   // holds readers back while a seek is pending and would not look past them.
-  auto fail = [&](const std::string& message) {
+  // `duration`: the position was at or past the media's end, that long (ns).
+  auto fail = [&](const std::string& message, gint64 duration = -1) {
     Item item;
     item.kind = Item::Kind::Seek;
     item.seekId = r.id;
     item.ok = false;
     item.message = message;
+    if (duration > 0) item.duration = static_cast<uint64_t>(duration);
     pushUrgent(std::move(item));
   };
   GstElement* p = pipeline_.get();
@@ -1262,16 +1265,8 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
   if (!seekable || live_) return fail("");
   // GStreamer takes a position past the end and delivers the last frame, or (keyframe seeks) the
   // first: JS checks against the duration it knows, and this one for a seek made before it did.
-  gint64 duration = -1;
-  if (r.rate > 0 && gst_element_query_duration(p, GST_FORMAT_TIME, &duration) && duration > 0 &&
-      r.position >= duration) {
-    Item item;
-    item.kind = Item::Kind::Seek;
-    item.seekId = r.id;
-    item.duration = static_cast<uint64_t>(duration);
-    pushUrgent(std::move(item));
-    return;
-  }
+  gint64 duration = r.rate > 0 ? durationOf(p) : -1;
+  if (duration > 0 && r.position >= duration) return fail("", duration);
   auto flags = static_cast<GstSeekFlags>(
       GST_SEEK_FLAG_FLUSH | (r.accurate ? GST_SEEK_FLAG_ACCURATE : GST_SEEK_FLAG_KEY_UNIT | GST_SEEK_FLAG_SNAP_BEFORE));
   int64_t stop = r.stop >= 0 ? r.stop : opts_.end;
@@ -1343,8 +1338,7 @@ void SourcePipeline::sendStep() {
 // Control thread: the duration (and whether the stream can seek), queued when either changed.
 void SourcePipeline::queryDuration() {
   if (stopping_) return;
-  gint64 duration = -1;
-  if (!gst_element_query_duration(pipeline_.get(), GST_FORMAT_TIME, &duration)) duration = -1;
+  gint64 duration = durationOf(pipeline_.get());
   MiniPtr<GstQuery> query(gst_query_new_seeking(GST_FORMAT_TIME));
   gboolean seekable = FALSE;
   if (gst_element_query(pipeline_.get(), query.get())) {
