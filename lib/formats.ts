@@ -153,8 +153,8 @@ export type WebFrameInit = Omit<VideoFrameBufferInit, 'format'> & {
   format: WebCodecsPixelFormat | 'GRAY8';
 };
 
-// The formats frame-source/web's WebGLFrameRenderer draws (web/frame-init.ts).
-const RENDERER_FORMATS = new Set<string>(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
+/** The formats frame-source/web's WebGLFrameRenderer draws (web/frame-init.ts): what toFrameInit() takes. */
+export const RENDERER_FORMATS: ReadonlySet<string> = new Set(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
 
 export function videoFrameInit(
   format: VideoFormat,

@@ -363,6 +363,12 @@ describe('--serve as a one-off run', () => {
     expect(r.stderr).toContain(`serving ${s.served}`);
   });
 
+  it('refuses a format the page cannot draw, saying which it can', () => {
+    const r = cli(['--serve', '0', '--pipeline', small('Y444')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--serve draws RGBA, RGBX, BGRA, BGRX, I420, NV12, GRAY8, not Y444: add --format RGBA/);
+  });
+
   it('writes --snapshot files as the main job does', () => {
     const file = path.join(dir, 'served.png');
     const r = cli(['--serve', '0', '--pipeline', small('RGBA', 'pattern=red'), '--snapshot', file]);

@@ -98,6 +98,24 @@ describe('test patterns in every output format', () => {
     }
   });
 
+  it('toFrameInit() refuses a format frame-source/web does not draw, which toVideoFrameInit() takes', async () => {
+    const source = new FrameSource({ pipeline: 'videotestsrc num-buffers=1 ! video/x-raw,format=Y444,width=16,height=8' });
+    try {
+      const frame = (await source.read())!;
+      expect(frame.format).toBe('I444');
+      expect(frame.toVideoFrameInit().format).toBe('I444');
+      expect(() => frame.toFrameInit()).toThrow(
+        expect.objectContaining({
+          code: 'ERR_UNSUPPORTED_FORMAT',
+          message: expect.stringMatching(/^frame-source\/web does not draw GStreamer's Y444/),
+        }),
+      );
+      frame.release();
+    } finally {
+      await source.close();
+    }
+  });
+
   it('has defaults, and says what it built', async () => {
     const source = new FrameSource({ test: true });
     const frame = (await source.read())!;

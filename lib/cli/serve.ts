@@ -12,10 +12,10 @@ import { FrameSource, type Frame } from '../index';
 import type { CliOptions, ServeOptions } from './arguments';
 import { UsageError } from './arguments';
 import { PAGE } from './serve-page';
+import { RENDERER_FORMATS } from '../formats';
 import { Snapshots } from './snapshot';
 import { Stopper } from './stop';
 
-const DRAWABLE = new Set(['RGBA', 'RGBX', 'BGRA', 'BGRX', 'I420', 'NV12', 'GRAY8']);
 const MAX_PAGES = 16;
 
 interface Page {
@@ -30,9 +30,7 @@ interface Page {
 
 // [u32 LE header length][header JSON][frame bytes]: one message, one frame.
 function encode(frame: Frame, page: Page, position: number | null, duration: number | null): Buffer {
-  const init = DRAWABLE.has(frame.format)
-    ? frame.toFrameInit()
-    : { format: frame.format, codedWidth: frame.width, codedHeight: frame.height, layout: frame.layout.map((l) => ({ ...l })) };
+  const init = frame.toFrameInit(); // serve() takes only formats the page's renderer draws
   const header = Buffer.from(
     JSON.stringify({ init, sequence: frame.sequence, latencyMs: page.latencyMs, skipped: page.skipped, position, duration }),
   );
@@ -158,10 +156,8 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
   let failure: Error | null = null;
   try {
     for await (const frame of source) {
-      if (!DRAWABLE.has(frame.format)) {
-        throw new UsageError(
-          `--serve draws RGBA, BGRA, RGBX, BGRX, I420, NV12 and GRAY8, not ${frame.videoFormat.gstFormat}: add --format RGBA`,
-        );
+      if (!RENDERER_FORMATS.has(frame.format)) {
+        throw new UsageError(`--serve draws ${[...RENDERER_FORMATS].join(', ')}, not ${frame.videoFormat.gstFormat}: add --format RGBA`);
       }
       // After a seek, frames read before it are not shown, and the pace starts again from the target.
       if (afterSeek) {
