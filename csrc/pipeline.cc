@@ -1048,7 +1048,12 @@ void SourcePipeline::push(Item&& item) {
       // fill the whole ring with undelivered frames. Wait (streaming thread) for JS to take one.
       if (!dropping() && item.buffer && isDecoderSlotPool(item.buffer->pool) && slotPoolGrows(item.buffer->pool)) {
         // A seek's flush ends the wait too: the frame is stale, and the flush needs this thread back.
-        roomCv_.wait(lk, [this] { return queuedFrames_ < opts_.ringSize || stopping_.load() || flushing_.load(); });
+        // So does a pause: the sink calls us holding its preroll lock, which the change to PAUSED
+        // takes, and a seek or step asked while paused waits behind that change on the control
+        // thread; the frame is queued, one over the limit (its slot is already taken).
+        roomCv_.wait(lk, [this] {
+          return queuedFrames_ < opts_.ringSize || stopping_.load() || flushing_.load() || paused_.load();
+        });
         if (stopping_ || flushing_) return;
       }
       if (dropping()) {
@@ -1292,11 +1297,12 @@ void SourcePipeline::doSeek(const SeekRequest& r) {
 }
 
 void SourcePipeline::setPaused(bool paused) {
-  paused_ = paused;
   {
-    std::lock_guard<std::mutex> lk(queueMu_);
+    std::lock_guard<std::mutex> lk(queueMu_);  // a waiter in push() either sees paused_ or is woken
+    paused_ = paused;
     batchOk_ = false;  // a step's frame or the last frames before the pause: JS wants them now
   }
+  if (paused) roomCv_.notify_all();
   if (!paused) {
     std::lock_guard<std::mutex> lk(prerollMu_);
     stepInFlight_ = false;

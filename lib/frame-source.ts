@@ -820,10 +820,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   }
 
   // Whether the head of the native queue may be delivered now: a step takes it even while paused;
-  // readers wait while paused and while a seek is on its way to its target.
+  // readers wait while paused, and both wait while a seek is on its way to its target (what is
+  // queued before it is from before the seek).
   #acceptsFrame(): boolean {
-    if (this.#stepReaders.length > 0) return true;
-    return this.#readers.length > 0 && !this.#paused && this.#pendingSeek === null;
+    if (this.#pendingSeek !== null) return false;
+    return this.#stepReaders.length > 0 || (this.#readers.length > 0 && !this.#paused);
   }
 
   // Called on the JS thread by the native side when items are waiting, and by readers.

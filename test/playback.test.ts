@@ -191,6 +191,35 @@ describe.each(['mp4', 'webm'])('%s', (kind) => {
   });
 });
 
+describe('pausing while the decoder waits for room in the ring', () => {
+  // Decoding into the ring (I420, the files' own format), with nothing read: the queue fills and
+  // the decoder's thread waits inside the sink for JS to take a frame. avdec_h264's pool grows, so
+  // it waited there holding the sink's preroll lock, which the change to PAUSED takes: pause()
+  // then a seek or step waited forever behind it. And a step asked right after a seek took a
+  // frame queued before it.
+  for (const kind of ['mp4', 'webm'] as const) {
+    it(`${kind}: seek() then step() after pause() give the target; resume() plays on from it`, async () => {
+      const source = open(media[kind]!, { format: 'I420', ringSize: 8 });
+      (await readCounter(source)).frame.release();
+      await sleep(300);
+      expect(source.stats.queuedFrames).toBeGreaterThanOrEqual(7);
+      source.pause();
+      const seek = source.seek(mid(44), { accurate: true });
+      const f = await within(5_000, source.step(), 'step() right after seek()');
+      await within(5_000, seek, 'seek() after pause()');
+      expect(counterOf(f!)).toBe(44);
+      expect(f!.discontinuity).toBe(true);
+      f!.release();
+      source.resume();
+      const { n, frame } = await readCounter(source);
+      expect(n).toBe(45);
+      frame.release();
+      await source.close();
+      expect(source.stats.heldFrames).toBe(0);
+    });
+  }
+});
+
 describe('backwards through a group of pictures longer than the ring', () => {
   // One keyframe in 60 frames: played backwards from frame 44, the decoder decodes frames 0-44
   // before it hands out one. Decoding into the ring (I420, the files' own format), avdec_h264 (a pool that grows) and
