@@ -49,9 +49,10 @@ export type PipelineErrorCode =
   | 'ERR_OUT_OF_RANGE';
 
 /**
- * The base class. `err instanceof FrameSourceError` is also true for OptionTypeError and
- * OptionRangeError (which extend TypeError and RangeError), so one check catches every error
- * frame-source makes; use isFrameSourceError() to get the union that `switch (err.code)` narrows.
+ * The base class. `err instanceof FrameSourceError` is also true for OptionTypeError,
+ * OptionRangeError and PositionRangeError (which extend TypeError and RangeError), so one check
+ * catches every error frame-source makes; use isFrameSourceError() to get the union that
+ * `switch (err.code)` narrows.
  */
 export class FrameSourceError<C extends ErrorCode = ErrorCode> extends Error {
   /** What went wrong: one of the stable {@link ErrorCode}s (test this, not the message). */
@@ -63,12 +64,15 @@ export class FrameSourceError<C extends ErrorCode = ErrorCode> extends Error {
   }
 
   /**
-   * `instanceof`: subclasses as usual; FrameSourceError itself also matches OptionTypeError and
-   * OptionRangeError, so one check catches every error frame-source makes.
+   * `instanceof`: subclasses as usual; FrameSourceError itself also matches OptionTypeError,
+   * OptionRangeError and PositionRangeError, so one check catches every error frame-source makes.
    */
   static [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    return this === FrameSourceError && (value instanceof OptionTypeError || value instanceof OptionRangeError);
+    return (
+      this === FrameSourceError &&
+      (value instanceof OptionTypeError || value instanceof OptionRangeError || value instanceof PositionRangeError)
+    );
   }
 }
 
@@ -173,6 +177,7 @@ export type AnyFrameSourceError =
   | PipelineError
   | OptionTypeError
   | OptionRangeError
+  | PositionRangeError
   | FrameSourceError<Exclude<ErrorCode, 'ERR_MISSING_ELEMENT' | 'ERR_INVALID_OPTION'>>;
 
 /** Narrows a caught value to AnyFrameSourceError (a `catch` clause gives you `unknown`). */

@@ -7,6 +7,7 @@ import {
   MissingElementError,
   OptionRangeError,
   OptionTypeError,
+  PositionRangeError,
   isFrameSourceError,
   type AnyFrameSourceError,
 } from '../lib/index';
@@ -76,6 +77,31 @@ describe('one error union, discriminated by code', () => {
     // Subclasses keep the ordinary instanceof.
     expect(type).not.toBeInstanceOf(MissingElementError);
     expect(isFrameSourceError(new Error('x'))).toBe(false);
+  });
+
+  it('playback errors (PositionRangeError: seek, rate, step) are FrameSourceErrors too, and keep being RangeError', async () => {
+    const source = new FrameSource({ test: { width: 32, height: 32 } });
+    try {
+      const caught: unknown[] = [];
+      await source.seek(-1).catch((err: unknown) => caught.push(err));
+      try {
+        source.rate = 0;
+      } catch (err) {
+        caught.push(err);
+      }
+      source.pause();
+      await source.step(0).catch((err: unknown) => caught.push(err));
+      expect(caught).toHaveLength(3);
+      for (const err of caught) {
+        expect(err).toBeInstanceOf(PositionRangeError);
+        expect(err).toBeInstanceOf(RangeError);
+        expect(err).toBeInstanceOf(FrameSourceError);
+        expect(isFrameSourceError(err)).toBe(true);
+        expect(err).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: expect.stringMatching(/^(position|rate|frames)$/) });
+      }
+    } finally {
+      await source.close();
+    }
   });
 
   it('narrows in a switch (type-checked by this file) and at run time', () => {
