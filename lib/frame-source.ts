@@ -661,8 +661,10 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     const accurate = options.accurate ?? false;
     if (typeof accurate !== 'boolean') return Promise.reject(new OptionTypeError('accurate', 'a boolean', accurate));
     const end = this.options.end ?? this.#duration;
-    if (!Number.isFinite(position) || position < this.options.start || (end !== null && position >= end)) {
-      const range = end !== null ? `from ${this.options.start} to below ${end} µs` : `at least ${this.options.start} µs`;
+    // Beyond MAX_SAFE_INTEGER µs (as for the start and end options), the nanoseconds GStreamer takes overflow.
+    const max = Number.MAX_SAFE_INTEGER;
+    if (!(position >= this.options.start && position <= max) || (end !== null && position >= end)) {
+      const range = end !== null ? `from ${this.options.start} to below ${end} µs` : `from ${this.options.start} to ${max} µs`;
       return Promise.reject(new PositionRangeError('position', `a time in the media, ${range}`, position));
     }
     return this.#startSeek(Math.floor(position), accurate);

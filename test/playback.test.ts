@@ -372,6 +372,25 @@ describe('bad input gets a typed error', () => {
     }
   });
 
+  it('a position beyond Number.MAX_SAFE_INTEGER µs rejects, also before the duration is known (no overflow into a wrong seek)', async () => {
+    for (const position of [Number.MAX_SAFE_INTEGER + 1, 1e16, 1e19, 1e300]) {
+      const source = open(media.mp4!);
+      expect(source.duration).toBeNull();
+      let seeks = 0;
+      source.on('seek', () => seeks++);
+      await expect(within(5_000, source.seek(position), 'seek')).rejects.toMatchObject({
+        code: 'ERR_OUT_OF_RANGE',
+        name: 'PositionRangeError',
+      });
+      const { n, frame } = await readCounter(source);
+      expect(n).toBe(0);
+      expect(frame.discontinuity).toBe(false);
+      expect(seeks).toBe(0);
+      frame.release();
+      await source.close();
+    }
+  });
+
   it('a start at or past the end fails the source with ERR_OUT_OF_RANGE, and no frame', async () => {
     for (const start of [10_000_000, frameTime(COUNTER_FRAMES) + 1_000]) {
       const source = open(media.webm!, { start });
