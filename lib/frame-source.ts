@@ -228,6 +228,14 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
   return new PipelineError(code, `${item.message}${where}${fix}`, item.debug, item.source, item.domain, item.code);
 }
 
+// A paused live source captures nothing (NO_PREROLL): a step would wait for a frame that never comes.
+function liveStepError(): FrameSourceError<'ERR_NOT_SEEKABLE'> {
+  return new FrameSourceError(
+    'ERR_NOT_SEEKABLE',
+    'a live source (camera, network stream, live test) cannot step: paused, it captures nothing; resume() and read() instead',
+  );
+}
+
 function toConstructError(err: unknown): Error {
   const e = err as { code?: string; message?: string; missing?: string[] };
   switch (e?.code) {
@@ -785,7 +793,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   /**
    * While paused: advances `frames` frames (default 1) and resolves with the last of them, yours
    * until you release() it (those in between are released). Resolves with null at the end of the
-   * stream or once closed; rejects with ERR_NOT_PAUSED when not paused.
+   * stream or once closed; rejects with ERR_NOT_PAUSED when not paused, and with ERR_NOT_SEEKABLE
+   * for a live source (paused, it captures nothing to step to).
    */
   async step(frames = 1): Promise<Frame | null> {
     // A wrong type is the same mistake as seek('1'): ERR_INVALID_OPTION; a number out of range is ERR_OUT_OF_RANGE.
@@ -795,6 +804,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     }
     if (this.#error) throw this.#error;
     if (this.#state !== 'open') throw new FrameSourceError('ERR_CLOSED', 'the source is closed: it cannot step');
+    if (this.#live) throw liveStepError();
     if (!this.#paused) throw new FrameSourceError('ERR_NOT_PAUSED', 'step() needs a paused source: call pause() first');
     let frame: Frame | null = null;
     for (let i = 0; i < frames; i++) {
@@ -938,6 +948,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         }
         case ITEM_LIVE:
           this.#live = item.live;
+          // A step asked for before the source said it was live would wait forever.
+          if (item.live) for (const r of this.#stepReaders.splice(0)) r.reject(liveStepError());
           break;
         case ITEM_SEEK:
           this.#onSeekDone(item);

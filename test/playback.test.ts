@@ -431,6 +431,23 @@ describe('bad input gets a typed error', () => {
     await source.close();
   });
 
+  it('stepping a paused live source rejects with ERR_NOT_SEEKABLE instead of waiting forever, also right after opening', async () => {
+    const source = new FrameSource({ test: { live: true, width: 64, height: 48 } });
+    opened.push(source);
+    (await source.read())!.release();
+    source.pause();
+    await expect(within(3_000, source.step(), 'step()')).rejects.toMatchObject({ code: 'ERR_NOT_SEEKABLE' });
+    await source.close();
+    const early = new FrameSource({ test: { live: true, width: 64, height: 48 } });
+    opened.push(early);
+    early.pause();
+    await expect(within(3_000, early.step(), 'step() before the first frame')).rejects.toMatchObject({ code: 'ERR_NOT_SEEKABLE' });
+    // The source is still usable: resumed, it reads on.
+    early.resume();
+    (await within(3_000, early.read(), 'read()'))!.release();
+    await early.close();
+  });
+
   it('a stream GStreamer cannot seek (muxed and demuxed on the fly) rejects with ERR_NOT_SEEKABLE, and plays on', async () => {
     // matroskademux fed by a streaming muxer works in push mode, with nothing upstream to seek in.
     const source = new FrameSource({
