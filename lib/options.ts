@@ -290,9 +290,8 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
   let latency: number | null = null;
   if (o.latency !== undefined) {
     if (source.kind !== 'uri') throw new OptionRangeError('latency', 'given only with a uri source', o.latency);
-    if (typeof o.latency !== 'number' || !Number.isInteger(o.latency)) throw new OptionTypeError('latency', 'an integer (ms)', o.latency);
-    if (o.latency < 0 || o.latency > 60000) throw new OptionRangeError('latency', 'milliseconds from 0 to 60000', o.latency);
-    latency = o.latency;
+    // As every integer option: a non-number is a TypeError, a fraction or Infinity a RangeError.
+    latency = integer('latency', o.latency, 0, { min: 0, max: 60000 });
   }
 
   if (o.loop !== undefined && typeof o.loop !== 'boolean') throw new OptionTypeError('loop', 'a boolean', o.loop);

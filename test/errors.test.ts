@@ -26,6 +26,12 @@ describe('options', () => {
     [{ pipeline: 'videotestsrc !' }, OptionRangeError, 'pipeline'],
     [{ backend: 'opengl' }, OptionTypeError, 'backend'],
     [{ pipelin: 'videotestsrc' }, OptionTypeError, 'pipelin'],
+    // latency is an integer option like the others: a fraction or Infinity is out of range, not a wrong type.
+    [{ uri: 'rtsp://127.0.0.1:1/x', latency: 1.5 }, OptionRangeError, 'latency'],
+    [{ uri: 'rtsp://127.0.0.1:1/x', latency: Infinity }, OptionRangeError, 'latency'],
+    [{ uri: 'rtsp://127.0.0.1:1/x', latency: -1 }, OptionRangeError, 'latency'],
+    [{ uri: 'rtsp://127.0.0.1:1/x', latency: '200' }, OptionTypeError, 'latency'],
+    [{ uri: 'rtsp://127.0.0.1:1/x', latency: NaN }, OptionTypeError, 'latency'],
   ])('%j throws a typed error naming the option', (options, Class, option) => {
     let caught: unknown;
     try {
