@@ -1105,7 +1105,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       const i = this.#retired.indexOf(old);
       if (i >= 0 && this.#state === 'open') this.#retired.splice(i, 1);
     });
-    this.#emitSafe('reconnect', { attempt: this.#reconnects, delay: policy.delay, error: err });
+    // The timer is armed before the event: a listener that calls close() must find it to clear it
+    // (else it keeps the process alive for the whole delay).
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
       if (this.#state !== 'open') return;
@@ -1120,6 +1121,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         this.#fail(e instanceof Error ? e : new Error(String(e)));
       }
     }, policy.delay);
+    this.#emitSafe('reconnect', { attempt: this.#reconnects, delay: policy.delay, error: err });
     return true;
   }
 

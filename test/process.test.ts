@@ -43,3 +43,24 @@ it('lets the process exit by itself after end of stream, without close()', () =>
   expect(r.status).toBe(0);
   expect(r.reports).toEqual([{ frames: 5 }]);
 });
+
+it("exits promptly when close() is called from a 'reconnect' listener, not after the reconnect delay", () => {
+  // A port that refuses connections: listened on, then closed.
+  const script = `
+    const net = require('node:net');
+    const { FrameSource } = require(${JSON.stringify(DIST)});
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => {
+        const source = new FrameSource({ uri: 'http://127.0.0.1:' + port + '/v.webm', reconnect: { attempts: 5, delay: 60000 } });
+        source.once('reconnect', ({ attempt }) => {
+          source.close().then(() => console.log(JSON.stringify({ attempt, state: source.state })));
+        });
+      });
+    });`;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 15000 });
+  expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+  expect(r.stdout.trim()).toBe(JSON.stringify({ attempt: 1, state: 'closed' }));
+  expect(Date.now() - started).toBeLessThan(10000);
+}, 30000);
