@@ -386,4 +386,11 @@ describe('examples', () => {
     expect(r.stderr).toContain(`usage: node examples/${example}`);
     expect(r.stderr).toContain("frames must be a positive integer; got 'abc'");
   });
+
+  it('handoff-worker.mjs run on its own says which script to run instead of a TypeError, and exits 2', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'examples', 'handoff-worker.mjs')], { encoding: 'utf8', timeout: 15000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('run: node examples/worker-handoff.mjs');
+    expect(r.stderr).not.toContain('TypeError');
+  });
 });
