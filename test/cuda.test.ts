@@ -5,7 +5,7 @@
 // What this cannot prove: that GStreamer's CUDA memory is described right (device pointer, pitch,
 // IPC handle) and that its bytes download correctly. Those checks need a GPU: test/gpu/cuda.test.ts,
 // run by `npm run test:gpu`.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -24,6 +24,14 @@ describe('here, without libcuda.so.1', () => {
     expect(cuda.available).toBe(false);
     expect(cuda.reason).toMatch(/libcuda\.so\.1 not found: install NVIDIA's driver/);
     expect(cuda.devices).toBeUndefined();
+  });
+
+  it('examples/cuda-ipc/main.mjs says the cuda backend is missing and exits 2, without a stack trace or its child', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'examples/cuda-ipc/main.mjs')], { encoding: 'utf8', timeout: 20000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^examples\/cuda-ipc needs the cuda backend: .*libcuda\.so\.1 not found/),
+    ]);
   });
 
   it('refuses an explicit cuda request with ERR_BACKEND_UNAVAILABLE; auto and lists fall back to cpu, saying why', async () => {

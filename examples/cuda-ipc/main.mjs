@@ -4,12 +4,13 @@
 // process compares it with the same rows of frame.download(). The frame is released only after the
 // child has closed the handle: GStreamer's pool may reuse the memory from then on.
 //   node examples/cuda-ipc/main.mjs [--frames N] [--device D] [--format NV12|RGBA] [--uri URI]
-// Needs an NVIDIA GPU, GStreamer's nvcodec (cudaupload) and python3. Exit status 0 when every frame matched.
+// Needs an NVIDIA GPU, GStreamer's nvcodec (cudaupload) and python3. Exit status 0 when every frame matched,
+// 2 when the cuda backend is not available here.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { FrameSource } from 'frame-source';
+import { FrameSource, isFrameSourceError } from 'frame-source';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,6 +39,18 @@ function geometry(f) {
   return [{ rowBytes: f.width * 4, rows: f.height }];
 }
 
+// Opened before the child starts: without the cuda backend (no NVIDIA driver, no nvcodec) say so and stop.
+let source;
+try {
+  source = new FrameSource(
+    uri ? { uri, backend: 'cuda', cudaDevice: device } : { test: { width: 640, height: 360 }, format, backend: 'cuda', cudaDevice: device },
+  );
+} catch (err) {
+  if (!isFrameSourceError(err) || err.code !== 'ERR_BACKEND_UNAVAILABLE') throw err;
+  console.error(`examples/cuda-ipc needs the cuda backend: ${err.message}`);
+  process.exit(2);
+}
+
 const child = spawn('python3', [fileURLToPath(new URL('./child.py', import.meta.url)), String(device)], {
   stdio: ['pipe', 'pipe', 'inherit'],
 });
@@ -50,9 +63,6 @@ const ask = (request) =>
     child.stdin.write(`${JSON.stringify(request)}\n`);
   });
 
-const source = new FrameSource(
-  uri ? { uri, backend: 'cuda', cudaDevice: device } : { test: { width: 640, height: 360 }, format, backend: 'cuda', cudaDevice: device },
-);
 let matched = 0;
 let n = 0;
 try {
