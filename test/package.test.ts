@@ -22,6 +22,7 @@ const PACKED = [
   'package-lock.json',
   'binding.gyp',
   'README.md',
+  'LICENSE',
   'csrc',
   'lib',
   'types',
@@ -105,6 +106,17 @@ it('packs with a prebuild, installs into a fresh project without building, and g
     app,
   );
   for (const out of [esm, cjs]) expect(JSON.parse(out.trim())).toEqual({ n: 4, zeroCopy: 4, isFrameSourceError: true, names: NAMES });
+  // The browser module resolves through the exports map from both module systems, and the bin runs.
+  const web = [
+    sh(process.execPath, ['-e', `console.log(typeof require('frame-source/web').WebGLFrameRenderer)`], app),
+    sh(
+      process.execPath,
+      ['--input-type=module', '-e', `const w = await import('frame-source/web'); console.log(typeof w.WebGLFrameRenderer)`],
+      app,
+    ),
+  ];
+  expect(web.map((out) => out.trim())).toEqual(['function', 'function']);
+  expect(sh('npx', ['--no-install', 'frame-source', '--version'], app)).toMatch(/^frame-source \d+\.\d+\.\d+, GStreamer 1\.\d+/);
   // Types ship for both module systems.
   expect(existsSync(path.join(installed, 'dist', 'index.d.ts'))).toBe(true);
   expect(existsSync(path.join(installed, 'dist', 'index.d.mts'))).toBe(true);
@@ -117,10 +129,17 @@ it('ships what users need and nothing else: no test media, build trees or source
     .map((f) => f.replace(/^package\//, ''))
     .sort();
   expect(files).toEqual(
-    expect.arrayContaining(['scripts/install.js', 'examples/basic.mjs', 'binding.gyp', 'dist/index.cjs', `prebuilds/${PLATFORM}/${ADDON}`]),
+    expect.arrayContaining([
+      'scripts/install.js',
+      'examples/basic.mjs',
+      'binding.gyp',
+      'dist/index.cjs',
+      'LICENSE',
+      `prebuilds/${PLATFORM}/${ADDON}`,
+    ]),
   );
   for (const f of files)
-    expect(f).toMatch(/^(dist|csrc|types|prebuilds|examples)\/|^(scripts\/install\.js|binding\.gyp|README\.md|package\.json)$/);
+    expect(f).toMatch(/^(dist|csrc|types|prebuilds|examples)\/|^(scripts\/install\.js|binding\.gyp|README\.md|LICENSE|package\.json)$/);
   expect(files.filter((f) => /\.map$|^build\/|^test\/|\.(mp4|webm|png|raw)$/.test(f))).toEqual([]);
 });
 
