@@ -213,6 +213,8 @@ it('ships the examples and the browser module (frame-source/web) in the package'
     ]),
   );
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  // dist/ is not committed: `npm publish` from a fresh clone must build it, or the package has no JS.
+  expect(pkg.scripts.prepublishOnly).toMatch(/^npm run build:js && /);
   expect(pkg.exports['./web']).toEqual({
     import: { types: './dist/web.d.mts', default: './dist/web.mjs' },
     require: { types: './dist/web.d.ts', default: './dist/web.cjs' },
