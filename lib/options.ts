@@ -97,7 +97,7 @@ export interface FrameSourceOptions {
    * fds), 'cuda', 'iosurface'; a list in order of preference (the first available is used); or
    * 'auto' (the best this machine can deliver, 'cpu' last). See FrameSource.backends().
    */
-  backend?: Backend | BackendName[];
+  backend?: Backend | readonly BackendName[];
   /**
    * How the dmabuf backend allocates frames made in system memory: 'auto' (dma-heap, else udmabuf),
    * 'dma-heap', 'udmabuf', or 'memfd' (plain shared memory: mappable and passable to another

@@ -50,3 +50,8 @@ export function show(canvas: HTMLCanvasElement, bytes: Uint8Array, init: FsInit)
   const ctx = canvas.getContext('2d');
   if (ctx && hasVideoFrame()) drawVideoFrame(ctx, new Uint8Array(new SharedArrayBuffer(bytes.length)), init);
 }
+
+// A preference list kept in a constant (`as const`) is a valid `backend`: TS2322 before, when the
+// option took only a mutable array.
+const preferences = ['dmabuf', 'cpu'] as const;
+export const withPreferences = (): FrameSource => new FrameSource({ backend: preferences });
