@@ -3,6 +3,7 @@
 // util-linux `script` for the progress line), and snapshots decoded with pngjs.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
@@ -361,6 +362,23 @@ describe('--serve as a one-off run', () => {
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ stoppedBy: 'eos', frames: 5, pagesServed: 0 });
     expect(r.stderr).toContain(`serving ${s.served}`);
+  });
+
+  it('a port in use is a usage error (exit 2) that says so, also as --json, not an unhandled error event', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const r = cli(['--serve', String(port), '--duration', '1']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--serve: port ${port} on 127.0.0.1 is in use`);
+      expect(r.stderr).not.toMatch(/Unhandled|EADDRINUSE/);
+      const j = cli(['--serve', String(port), '--duration', '1', '--json']);
+      expect(j.code).toBe(2);
+      expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'ERR_USAGE' }, exitCode: 2 });
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('refuses a format the page cannot draw, saying which it can', () => {

@@ -98,6 +98,9 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     );
   };
   const wss = new WebSocketServer({ server: http, path: '/frames', maxPayload: 4096 });
+  // ws re-emits the HTTP server's errors here; the listen below reports them (a port in use is a
+  // usage error, exit 2). Without a listener, EADDRINUSE crashed the command as an unhandled event.
+  wss.on('error', () => {});
   wss.on('connection', (socket) => {
     if (pages.size >= MAX_PAGES) {
       socket.close(1013, 'too many pages');
@@ -132,16 +135,23 @@ export async function serve(opts: CliOptions, where: ServeOptions): Promise<numb
     socket.on('error', () => pages.delete(page));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new UsageError(`--serve: port ${where.port} on ${where.host} is in use; pick another (0 picks a free one)`)
-          : e,
-      ),
-    );
-    http.listen(where.port, where.host, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === 'EADDRINUSE'
+            ? new UsageError(`--serve: port ${where.port} on ${where.host} is in use; pick another (0 picks a free one)`)
+            : e,
+        ),
+      );
+      http.listen(where.port, where.host, resolve);
+    });
+  } catch (e) {
+    // The source is already open and would keep the process alive: close it before reporting.
+    wss.close();
+    await source.close();
+    throw e;
+  }
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}/`;
