@@ -117,9 +117,18 @@ interface Session {
   handle: FrameSourceHandle;
   slots: Map<number, { buffer: ArrayBufferLike; offset: number }>;
   release: (frame: Frame) => void;
+  /** Gives back frame `id`, whose GC guard was collected unreleased. */
+  collected: (id: number) => void;
   /** Replaced by a reconnect: nothing more is read from it. */
   retired: boolean;
 }
+
+// Every source's frame guards (a frame's data view, or its GPU descriptor) in one registry that is
+// never collected: while a guard lives, the held value keeps its session, and so the native handle
+// that holds the frame's buffer, alive, also after close() and once the FrameSource itself is
+// unreachable. A registry per source died with its source; the handle was then collected and its
+// finalizer closed the fds of a frame.dmabuf JS still held.
+const frameGuards = new FinalizationRegistry<{ session: Session; id: number }>(({ session, id }) => session.collected(id));
 
 interface Reader {
   resolve(frame: Frame | null): void;
@@ -266,7 +275,6 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   #ended = false;
   #error: AnyFrameSourceError | null = null;
   #closing: Promise<void> | null = null;
-  #registry: FinalizationRegistry<{ session: Session; id: number }>;
   // Where _next() writes a plain CPU frame, and the one item object it is read into.
   readonly #record = new Float64Array(RECORD_FIELDS);
   readonly #scratch: NativeFrameItem = {
@@ -358,10 +366,6 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       }),
     );
     this.#native = toNativeOptions(this.options);
-    // Registered on each frame's data view: while you hold frame.data, the slot stays yours.
-    this.#registry = new FinalizationRegistry(({ session, id }: { session: Session; id: number }) => {
-      if (this.#releaseNative(session, id)) this.#gcReleased++;
-    });
     this.#session = this.#openSession();
     if (this.options.statsInterval > 0) {
       this.#statsTimer = setInterval(() => {
@@ -393,8 +397,11 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       handle,
       slots: new Map(),
       release: (frame: Frame): void => {
-        this.#registry.unregister(frame);
+        frameGuards.unregister(frame);
         this.#releaseNative(session, frame.id);
+      },
+      collected: (id: number): void => {
+        if (this.#releaseNative(session, id)) this.#gcReleased++;
       },
       retired: false,
     };
@@ -1069,7 +1076,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       this.#position = item.position;
       this.#nextPosition = item.position + (frame.duration ?? 0);
     }
-    this.#registry.register(data ?? dmabuf ?? cuda!, { session, id: item.id }, frame);
+    // Registered on each frame's data view (or GPU descriptor): while you hold it, the slot stays yours.
+    frameGuards.register(data ?? dmabuf ?? cuda!, { session, id: item.id }, frame);
     this.#reconnects = 0;
     this.#delivered++;
     this.#held++;

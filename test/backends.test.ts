@@ -192,6 +192,19 @@ describe(`DMA-BUF frames through the ${ALLOCATOR} allocator`, () => {
     expect(frameFds()).toBe(before);
   });
 
+  it('a descriptor held on its own keeps its fds open after its frame and closed source are collected', async () => {
+    // frame.dmabuf is the frame's GC guard. It used to be guarded by a registry of the source's
+    // own, which died with the source: the native handle was then collected and closed the fds of a
+    // descriptor JS still held (the fd numbers free for the next open()).
+    const run = await runNode([
+      '--expose-gc',
+      path.join(__dirname, 'fixtures', 'descriptor-gc-child.js'),
+      path.join(ROOT, 'dist', 'index.cjs'),
+    ]);
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(run.reports[0]).toEqual({ held: expect.stringMatching(/memfd:frame-source/), same: true, dropped: null });
+  });
+
   it('follows a renegotiation (two sizes), with frames of the first size still held', async () => {
     const dir = tempDir();
     try {
