@@ -157,7 +157,12 @@ export function normalizeAllocator(value: unknown): DmabufAllocator {
 export interface ChoiceContext {
   /** The source is decoded by decodebin and may get NVIDIA's decoders (a uri; decoder not 'software'). */
   nvidiaDecodable: boolean;
+  /** The `format` option (null: the source's own). */
+  format?: string | null;
 }
+
+// The output formats a GPU backend delivers ('cpu' and 'iosurface': any).
+const BACKEND_FORMATS: Partial<Record<BackendName, readonly string[]>> = { dmabuf: DMABUF_FORMATS, cuda: CUDA_FORMATS };
 
 /** The first available backend of the preference; throws ERR_BACKEND_UNAVAILABLE with every reason. */
 export function chooseBackend(
@@ -179,6 +184,14 @@ export function chooseBackend(
         reason:
           "'auto' uses cuda only for a uri that NVIDIA's decoders decode (decoder 'auto' or 'hardware'); ask for backend: 'cuda' to upload this source's frames",
       });
+      continue;
+    }
+    // A list or 'auto' goes on to the next backend for a format this one does not deliver; a single
+    // backend asked for by name refuses the format itself (ERR_INVALID_OPTION, in options.ts).
+    const formats = BACKEND_FORMATS[name];
+    const byName = typeof preference === 'string' && preference !== 'auto';
+    if (p.available && !byName && formats && context.format && !formats.includes(context.format)) {
+      skipped.push({ name, reason: `it delivers ${formats.join(', ')}, not the format ${context.format} asked for` });
       continue;
     }
     if (p.available) return { backend: name, skipped };

@@ -341,7 +341,10 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
   const choice =
     preference === 'cpu'
       ? { backend: 'cpu' as const, skipped: [] }
-      : chooseBackend(preference, probes, { nvidiaDecodable: source.kind === 'uri' && decoder !== 'software' });
+      : chooseBackend(preference, probes, {
+          nvidiaDecodable: source.kind === 'uri' && decoder !== 'software',
+          format: output.format,
+        });
   if (choice.backend === 'cuda') {
     const devices = probes.find((b) => b.name === 'cuda')?.devices ?? [];
     if (cudaDevice >= devices.length) {

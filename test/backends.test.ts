@@ -106,6 +106,36 @@ describe('choosing', () => {
     }
   });
 
+  it("a list or 'auto' passes over a GPU backend that does not deliver the format asked for", async () => {
+    // memfd makes dmabuf available here; it delivers NV12, RGBA and BGRA only. Such a preference
+    // threw ERR_INVALID_OPTION for the first backend instead of taking the next.
+    for (const backend of [['dmabuf', 'cpu'], 'auto'] as const) {
+      const source = new FrameSource({
+        test: { width: 64, height: 48 },
+        format: 'I420',
+        dmabufAllocator: 'memfd',
+        backend: backend as never,
+      });
+      expect(source.options.backend).toBe('cpu');
+      const skipped = source.options.skippedBackends.find((s) => s.name === 'dmabuf')!;
+      expect(skipped.reason).toMatch(/NV12, RGBA, BGRA, not the format I420/);
+      const frame = (await source.read())!;
+      expect([frame.backend, frame.format]).toEqual(['cpu', 'I420']);
+      frame.release();
+      await source.close();
+    }
+    // With the format it delivers, the list still takes dmabuf; named alone, a format it lacks is refused.
+    const nv12 = new FrameSource({ test: true, format: 'NV12', dmabufAllocator: 'memfd', backend: ['dmabuf', 'cpu'] });
+    expect(nv12.options.backend).toBe('dmabuf');
+    await nv12.close();
+    expect(() => new FrameSource({ test: true, format: 'I420', dmabufAllocator: 'memfd', backend: 'dmabuf' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', option: 'format' }),
+    );
+    expect(() => new FrameSource({ test: true, format: 'GRAY8', dmabufAllocator: 'memfd', backend: ['dmabuf'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_BACKEND_UNAVAILABLE', message: expect.stringMatching(/not the format GRAY8/) }),
+    );
+  });
+
   it('rejects bad backend options with ERR_INVALID_OPTION', () => {
     for (const options of [
       { backend: 'gpu' },
