@@ -148,6 +148,7 @@ Napi::Value probeBackends(const Napi::CallbackInfo& info) {
     o.Set("available", p.available);
     o.Set("reason", p.reason);
     o.Set("detail", p.detail);
+    o.Set("systemMemory", p.systemMemory);
     if (!p.devices.empty()) {
       Napi::Array devices = Napi::Array::New(env, p.devices.size());
       for (size_t d = 0; d < p.devices.size(); d++) {

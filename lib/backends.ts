@@ -45,6 +45,13 @@ export interface BackendInfo {
   detail?: string;
   /** cuda: the devices libcuda.so.1 lists. */
   devices?: CudaDevice[];
+  /**
+   * Present (false) when the backend is available only for frames that upstream already puts in its
+   * memory: dmabuf with no allocator device, fed by elements that output DMA-BUF (VA-API, v4l2
+   * decoders). Frames made in system memory (software decoders, `test`, cameras) cannot be had
+   * through it, so it is not chosen for such a source.
+   */
+  systemMemory?: false;
 }
 
 /** One plane of a DMA-BUF frame: import `fd` at `offset` with `stride`; `size` is the plane's bytes (stride × rows). */
@@ -123,6 +130,7 @@ export function probeBackends(binding: Pick<NativeBinding, 'probeBackends'>, all
     const info: BackendInfo = { name, available: p.available };
     if (p.reason) info.reason = p.reason;
     if (p.detail) info.detail = p.detail;
+    if (p.available && p.systemMemory === false) info.systemMemory = false;
     if (p.devices) info.devices = p.devices.map((d) => ({ ...d }));
     return info;
   });
@@ -159,6 +167,8 @@ export interface ChoiceContext {
   nvidiaDecodable: boolean;
   /** The `format` option (null: the source's own). */
   format?: string | null;
+  /** The source may output frames in GPU memory itself (a uri a hardware decoder may decode, a pipeline). */
+  gpuMemorySource?: boolean;
 }
 
 // The output formats a GPU backend delivers ('cpu' and 'iosurface': any).
@@ -192,6 +202,17 @@ export function chooseBackend(
     const byName = typeof preference === 'string' && preference !== 'auto';
     if (p.available && !byName && formats && context.format && !formats.includes(context.format)) {
       skipped.push({ name, reason: `it delivers ${formats.join(', ')}, not the format ${context.format} asked for` });
+      continue;
+    }
+    // dmabuf with no allocator takes only frames upstream made in dma-bufs: a source whose frames are
+    // made in system memory would fail at its first frame.
+    if (p.available && p.systemMemory === false && context.gpuMemorySource === false) {
+      skipped.push({
+        name,
+        reason:
+          (p.detail ?? 'no allocator for frames made in system memory') +
+          ": this source's frames are made in system memory (a uri with decoder 'auto' or 'hardware', or a pipeline, may get DMA-BUF frames)",
+      });
       continue;
     }
     if (p.available) return { backend: name, skipped };

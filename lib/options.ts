@@ -344,6 +344,7 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
       : chooseBackend(preference, probes, {
           nvidiaDecodable: source.kind === 'uri' && decoder !== 'software',
           format: output.format,
+          gpuMemorySource: (source.kind === 'uri' && decoder !== 'software') || source.kind === 'pipeline',
         });
   if (choice.backend === 'cuda') {
     const devices = probes.find((b) => b.name === 'cuda')?.devices ?? [];

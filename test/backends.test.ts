@@ -430,6 +430,12 @@ describe('DMA-BUF frames that upstream makes (the first path)', () => {
     for (const f of r.frames) expect(f).toEqual({ same: true, importable: true, copied: false, pixelFormat: 'nv12', planes: 2 });
     expect(r.stats).toMatchObject({ zeroCopyFrames: 5, copiedFrames: 0 });
     expect(r.fdsBack).toBe(true);
+    // Without an allocator, a source whose frames are made in system memory falls back to cpu (or,
+    // dmabuf named alone, is refused at construction), instead of failing at its first frame.
+    expect(r.dmabuf.systemMemory).toBe(false);
+    expect(r.choices['"auto"']).toEqual({ backend: 'cpu', frame: 'cpu', skipped: ['cuda', 'dmabuf'] });
+    expect(r.choices['["dmabuf","cpu"]']).toEqual({ backend: 'cpu', frame: 'cpu', skipped: ['dmabuf'] });
+    expect(r.choices['"dmabuf"']).toEqual({ error: 'ERR_BACKEND_UNAVAILABLE', message: expect.stringMatching(/made in system memory/) });
   });
 
   it('memory the CPU cannot map: download() rejects with ERR_NO_CPU_MEMORY and the frame keeps its fd; a copy into slots fails the source', async () => {

@@ -225,6 +225,8 @@ export interface NativeBinding {
     available: boolean;
     reason: string;
     detail: string;
+    /** false: only frames upstream puts in the backend's memory (dmabuf with no allocator). */
+    systemMemory: boolean;
     devices?: Array<{ index: number; name: string; computeCapability: string; memory: number }>;
   }>;
   FrameSourceHandle: typeof FrameSourceHandle;

@@ -40,6 +40,9 @@ struct BackendProbe {
   bool available = false;
   std::string reason;  // why not (empty when available)
   std::string detail;  // what was found (allocator, devices, ...)
+  // Whether frames made in system memory (software decoders, videotestsrc, cameras) can be had
+  // through it: false for dmabuf with no allocator, which only takes frames upstream puts in dma-bufs.
+  bool systemMemory = true;
   std::vector<BackendDevice> devices;
 };
 

@@ -291,6 +291,7 @@ BackendProbe probe(const BackendSetup& setup) {
   } else if (haveDmabufProducer()) {
     // Path 1 only: frames that upstream already puts in dma-bufs.
     p.available = true;
+    p.systemMemory = false;
     p.detail = std::string("DMA-BUF producing elements only (no ") + kDmaHeapPath + " or " + kUdmabufPath +
                " for frames made in system memory)";
   } else {
