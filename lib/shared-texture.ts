@@ -11,7 +11,7 @@ export interface SharedTextureColorSpace {
   /** The colour primaries. */
   primaries: 'bt709' | 'smpte170m' | 'bt2020';
   /** The transfer function. */
-  transfer: 'bt709' | 'smpte170m' | 'srgb' | 'bt2020-10' | 'pq' | 'hlg';
+  transfer: 'bt709' | 'smpte170m' | 'srgb' | 'bt2020-10' | 'bt2020-12' | 'pq' | 'hlg';
   /** 'limited' (16–235) or 'full' (0–255). */
   range: 'limited' | 'full';
 }
@@ -74,7 +74,9 @@ export function colorSpaceOf(colorimetry: string, rgb: boolean): SharedTextureCo
   const named: Record<string, string> = {
     bt601: '2:4:16:4',
     bt709: '2:3:5:1',
-    bt2020: '2:6:13:7',
+    // GStreamer's 'bt2020' has the 12-bit transfer (GST_VIDEO_TRANSFER_BT2020_12), 'bt2020-10' the 10-bit one.
+    bt2020: '2:6:11:7',
+    'bt2020-10': '2:6:13:7',
     'bt2100-pq': '2:6:14:7',
     'bt2100-hlg': '2:6:15:7',
   };
@@ -82,7 +84,9 @@ export function colorSpaceOf(colorimetry: string, rgb: boolean): SharedTextureCo
   if (parts.length !== 4) return undefined;
   const [range, matrix, transfer, primaries] = parts.map(Number);
   const m = ({ 3: 'bt709', 4: 'smpte170m', 6: 'bt2020-ncl' } as const)[matrix as 3 | 4 | 6];
-  const t = ({ 5: 'bt709', 13: 'bt2020-10', 14: 'pq', 15: 'hlg', 16: 'smpte170m' } as const)[transfer as 5 | 13 | 14 | 15 | 16];
+  const t = ({ 5: 'bt709', 11: 'bt2020-12', 13: 'bt2020-10', 14: 'pq', 15: 'hlg', 16: 'smpte170m' } as const)[
+    transfer as 5 | 11 | 13 | 14 | 15 | 16
+  ];
   const p = ({ 1: 'bt709', 4: 'smpte170m', 7: 'bt2020' } as const)[primaries as 1 | 4 | 7];
   if (!m || !t || !p) return undefined;
   return {

@@ -517,6 +517,21 @@ describe("Electron's sharedTexture shape", () => {
       transfer: 'smpte170m',
       range: 'limited',
     });
+    // GStreamer names BT.2020 with the 12-bit transfer 'bt2020' and with the 10-bit one 'bt2020-10'
+    // (HDR10 sources without PQ): the second had no colour space, the first the wrong transfer.
+    const bt2020 = { matrix: 'bt2020-ncl', primaries: 'bt2020', range: 'limited' };
+    expect(sharedTextureInfo(importable, { ...format, colorimetry: 'bt2020-10' }, null).colorSpace).toEqual({
+      ...bt2020,
+      transfer: 'bt2020-10',
+    });
+    expect(sharedTextureInfo(importable, { ...format, colorimetry: 'bt2020' }, null).colorSpace).toEqual({
+      ...bt2020,
+      transfer: 'bt2020-12',
+    });
+    expect(sharedTextureInfo(importable, { ...format, colorimetry: '2:6:11:7' }, null).colorSpace).toEqual({
+      ...bt2020,
+      transfer: 'bt2020-12',
+    });
     expect(sharedTextureInfo(importable, { ...format, format: 'RGBA', colorimetry: 'sRGB' }, null).colorSpace).toMatchObject({
       matrix: 'rgb',
       range: 'full',
