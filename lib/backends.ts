@@ -174,6 +174,14 @@ export interface ChoiceContext {
 // The output formats a GPU backend delivers ('cpu' and 'iosurface': any).
 const BACKEND_FORMATS: Partial<Record<BackendName, readonly string[]>> = { dmabuf: DMABUF_FORMATS, cuda: CUDA_FORMATS };
 
+/** The backends a preference would try after `chosen` (none for a single backend named alone). */
+export function laterBackends(preference: Backend | readonly BackendName[], chosen: BackendName): BackendName[] {
+  if (typeof preference === 'string' && preference !== 'auto') return [];
+  const order: readonly BackendName[] = preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : preference;
+  const i = order.indexOf(chosen);
+  return i < 0 ? [] : order.slice(i + 1);
+}
+
 /** The first available backend of the preference; throws ERR_BACKEND_UNAVAILABLE with every reason. */
 export function chooseBackend(
   preference: Backend | BackendName[],

@@ -4,7 +4,15 @@
 // runs the batch poll on a libuv timer), both csrc/util/js_link.h's.
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
-import { cudaDescriptor, dmabufDescriptor, probeBackends, type BackendInfo, type DmabufAllocator } from './backends';
+import {
+  cudaDescriptor,
+  dmabufDescriptor,
+  laterBackends,
+  normalizeBackend,
+  probeBackends,
+  type BackendInfo,
+  type DmabufAllocator,
+} from './backends';
 import { loadBinding } from './binding';
 import {
   FrameSourceError,
@@ -358,15 +366,37 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   constructor(options?: FrameSourceOptions) {
     super();
     const binding = loadBinding();
-    this.options = Object.freeze(
-      normalizeOptions(options, {
-        uriSchemeSupported: (scheme) => binding.uriSchemeSupported(scheme),
-        hardwareDecoders: () => binding.hardwareDecoders(),
-        backends: (allocator) => probeBackends(binding, allocator),
-      }),
-    );
-    this.#native = toNativeOptions(this.options);
-    this.#session = this.#openSession();
+    const env = {
+      uriSchemeSupported: (scheme: string) => binding.uriSchemeSupported(scheme),
+      hardwareDecoders: () => binding.hardwareDecoders(),
+      backends: (allocator: DmabufAllocator) => probeBackends(binding, allocator),
+    };
+    let normalized = normalizeOptions(options, env);
+    for (;;) {
+      this.#native = toNativeOptions(normalized);
+      try {
+        this.#session = this.#openSession();
+        break;
+      } catch (err) {
+        // A list or 'auto' goes on to its next backend when the pipeline's output does not link to
+        // this one's sink (a `pipeline` of a format the GPU backend does not take): the format is
+        // known only once the description is parsed.
+        const o = options as Record<string, unknown>;
+        const rest = normalized.backend === 'cpu' ? [] : laterBackends(normalizeBackend(o.backend), normalized.backend);
+        if ((err as { code?: unknown }).code !== 'ERR_NOT_NEGOTIATED' || rest.length === 0) throw err;
+        // cudaDevice goes along only while cuda is still to be tried (it is refused without it).
+        const next = normalizeOptions({ ...o, backend: rest, cudaDevice: rest.includes('cuda') ? o.cudaDevice : undefined }, env);
+        normalized = {
+          ...next,
+          skippedBackends: [
+            ...normalized.skippedBackends,
+            { name: normalized.backend, reason: (err as Error).message },
+            ...next.skippedBackends,
+          ],
+        };
+      }
+    }
+    this.options = Object.freeze(normalized);
     if (this.options.statsInterval > 0) {
       this.#statsTimer = setInterval(() => {
         if (this.#state === 'open') this.#emitSafe('stats', this.stats);

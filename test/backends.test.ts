@@ -136,6 +136,27 @@ describe('choosing', () => {
     );
   });
 
+  it("a list or 'auto' passes over a GPU backend whose sink a pipeline's output does not link to", async () => {
+    // A `pipeline`'s format is known only once it is parsed: the construction threw ERR_NOT_NEGOTIATED.
+    const pipeline = 'videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48';
+    for (const backend of [['dmabuf', 'cpu'], 'auto'] as const) {
+      const source = new FrameSource({ pipeline, dmabufAllocator: 'memfd', backend });
+      expect(source.options.backend).toBe('cpu');
+      expect(source.options.skippedBackends.find((s) => s.name === 'dmabuf')!.reason).toMatch(/can't handle caps/);
+      const frame = (await source.read())!;
+      expect([frame.backend, frame.format]).toEqual(['cpu', 'I420']);
+      frame.release();
+      await source.close();
+    }
+    expect(() => new FrameSource({ pipeline, dmabufAllocator: 'memfd', backend: 'dmabuf' })).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_NEGOTIATED' }),
+    );
+    // Nothing takes audio: the last backend's refusal is the error.
+    expect(() => new FrameSource({ pipeline: 'audiotestsrc', dmabufAllocator: 'memfd', backend: ['dmabuf', 'cpu'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_NEGOTIATED' }),
+    );
+  });
+
   it('rejects bad backend options with ERR_INVALID_OPTION', () => {
     for (const options of [
       { backend: 'gpu' },
