@@ -180,8 +180,11 @@ bool SourcePipeline::build(BuildError* err) {
     } else if (error && error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_LINK) {
       err->code = "ERR_NOT_NEGOTIATED";
       err->message = std::string(error->message) +
-                     ": the pipeline's output must be raw video (video/x-raw in system memory); end it with a "
-                     "decoder or 'videoconvert'";
+                     (backend_ == &kCpuBackend
+                          ? std::string(": the pipeline's output must be raw video (video/x-raw in system memory); end "
+                                        "it with a decoder or 'videoconvert'")
+                          : std::string(": the ") + backend_->name + " backend takes " + backend_->sinkCaps +
+                                "; end the pipeline with 'videoconvert' and a caps filter to one of those formats");
     } else {
       err->code = "ERR_PIPELINE_PARSE";
       err->message = error ? error->message : "the pipeline description could not be parsed";

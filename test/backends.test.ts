@@ -148,8 +148,12 @@ describe('choosing', () => {
       frame.release();
       await source.close();
     }
+    // Named alone, it refuses, saying what it takes (it said 'video/x-raw in system memory').
     expect(() => new FrameSource({ pipeline, dmabufAllocator: 'memfd', backend: 'dmabuf' })).toThrow(
-      expect.objectContaining({ code: 'ERR_NOT_NEGOTIATED' }),
+      expect.objectContaining({
+        code: 'ERR_NOT_NEGOTIATED',
+        message: expect.stringMatching(/the dmabuf backend takes .*NV12, RGBA, BGRA/),
+      }),
     );
     // Nothing takes audio: the last backend's refusal is the error.
     expect(() => new FrameSource({ pipeline: 'audiotestsrc', dmabufAllocator: 'memfd', backend: ['dmabuf', 'cpu'] })).toThrow(
