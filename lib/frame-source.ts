@@ -351,6 +351,9 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
   static backends(options?: { dmabufAllocator?: DmabufAllocator }): Promise<BackendInfo[]> {
     // A promise (probing may move off the JS thread); a bad option rejects rather than throws.
     try {
+      if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+        throw new OptionTypeError('options', 'an object such as { dmabufAllocator }', options);
+      }
       return Promise.resolve(probeBackends(loadBinding(), normalizeAllocator(options?.dmabufAllocator)));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -384,8 +387,17 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         const o = options as Record<string, unknown>;
         const rest = normalized.backend === 'cpu' ? [] : laterBackends(normalizeBackend(o.backend), normalized.backend);
         if ((err as { code?: unknown }).code !== 'ERR_NOT_NEGOTIATED' || rest.length === 0) throw err;
-        // cudaDevice goes along only while cuda is still to be tried (it is refused without it).
-        const next = normalizeOptions({ ...o, backend: rest, cudaDevice: rest.includes('cuda') ? o.cudaDevice : undefined }, env);
+        // cudaDevice and dmabufAllocator go along only while their backend is still to be tried
+        // (each is refused without it).
+        const next = normalizeOptions(
+          {
+            ...o,
+            backend: rest,
+            cudaDevice: rest.includes('cuda') ? o.cudaDevice : undefined,
+            dmabufAllocator: rest.includes('dmabuf') ? o.dmabufAllocator : undefined,
+          },
+          env,
+        );
         normalized = {
           ...next,
           skippedBackends: [

@@ -359,6 +359,18 @@ export function normalizeOptions(options: unknown, env: Environment): Normalized
   } else if (o.cudaDevice !== undefined && preference !== 'auto' && !(Array.isArray(preference) && preference.includes('cuda'))) {
     throw new OptionRangeError('cudaDevice', "given only with backend 'cuda' (or a list or 'auto' that may choose it)", o.cudaDevice);
   }
+  if (
+    o.dmabufAllocator !== undefined &&
+    preference !== 'auto' &&
+    !(Array.isArray(preference) && preference.includes('dmabuf')) &&
+    preference !== 'dmabuf'
+  ) {
+    throw new OptionRangeError(
+      'dmabufAllocator',
+      "given only with backend 'dmabuf' (or a list or 'auto' that may choose it)",
+      o.dmabufAllocator,
+    );
+  }
   if (choice.backend === 'dmabuf') {
     if (output.format !== null && !(DMABUF_FORMATS as readonly string[]).includes(output.format)) {
       throw new OptionRangeError('format', `one of ${DMABUF_FORMATS.join(', ')} with the dmabuf backend`, output.format);

@@ -169,13 +169,25 @@ describe('choosing', () => {
       { backend: 3 },
       { dmabufAllocator: 'ion' },
       { ...MEMFD, test: true, format: 'I420' },
+      // An allocator for a backend that cannot be chosen, as cudaDevice without cuda.
+      { test: true, dmabufAllocator: 'memfd' },
+      { test: true, backend: 'cpu', dmabufAllocator: 'memfd' },
+      { test: true, backend: ['cpu'], dmabufAllocator: 'memfd' },
     ]) {
       expect(() => new FrameSource(options as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
     }
   });
 
+  it('FrameSource.backends() rejects options that are not an object', async () => {
+    for (const bad of ['memfd', 42, null, ['memfd']]) {
+      await expect(FrameSource.backends(bad as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', option: 'options' });
+    }
+  });
+
   it('the default is cpu, even where a GPU backend is available', async () => {
-    const source = new FrameSource({ test: true, dmabufAllocator: 'memfd' });
+    const dmabuf = (await FrameSource.backends({ dmabufAllocator: 'memfd' })).find((b) => b.name === 'dmabuf')!;
+    expect(dmabuf.available).toBe(true);
+    const source = new FrameSource({ test: true });
     expect(source.options.backend).toBe('cpu');
     await source.close();
   });

@@ -29,20 +29,22 @@ const char* allocatorName(int allocator) {
   return allocator == kDmaHeap ? "dma-heap" : allocator == kUdmabuf ? "udmabuf" : "memfd";
 }
 
-bool deviceUsable(const char* path) { return access(path, R_OK | W_OK) == 0 || access(path, R_OK) == 0; }
+// Opened as allocateFd opens it: the heap read-only (its ioctl needs no more), udmabuf read-write.
+bool heapUsable() { return access(kDmaHeapPath, R_OK) == 0; }
+bool udmabufUsable() { return access(kUdmabufPath, R_OK | W_OK) == 0; }
 
 // Which allocator path 2 (upstream writes into our pool) uses; kNone when none can work here.
 int resolveAllocator(int requested) {
   switch (requested) {
     case kDmaHeap:
-      return deviceUsable(kDmaHeapPath) ? kDmaHeap : kNone;
+      return heapUsable() ? kDmaHeap : kNone;
     case kUdmabuf:
-      return deviceUsable(kUdmabufPath) ? kUdmabuf : kNone;
+      return udmabufUsable() ? kUdmabuf : kNone;
     case kMemfd:
       return kMemfd;
     default:
-      if (deviceUsable(kDmaHeapPath)) return kDmaHeap;
-      if (deviceUsable(kUdmabufPath)) return kUdmabuf;
+      if (heapUsable()) return kDmaHeap;
+      if (udmabufUsable()) return kUdmabuf;
       return kNone;
   }
 }
