@@ -151,6 +151,11 @@ export function toVideoFormat(
 export type WebFrameInit = Omit<VideoFrameBufferInit, 'format'> & {
   /** A WebCodecs pixel format, or 'GRAY8'. */
   format: WebCodecsPixelFormat | 'GRAY8';
+  /**
+   * GStreamer's colorimetry (`videoFormat.colorimetry`), present when the caps have one: the WebGL
+   * renderer converts YUV by it, BT.2020 included, which `colorSpace` cannot name.
+   */
+  colorimetry?: string;
 };
 
 /** The formats frame-source/web's WebGLFrameRenderer draws (web/frame-init.ts): what toFrameInit() takes. */
@@ -185,7 +190,9 @@ export function frameInit(
         `(e.g. end the pipeline in '! videoconvert ! video/x-raw,format=RGBA')`,
     );
   }
-  return describeFrame(format, format.format as WebFrameInit['format'], layout, timestamp, duration);
+  const init = describeFrame(format, format.format as WebFrameInit['format'], layout, timestamp, duration);
+  if (format.colorimetry !== '') init.colorimetry = format.colorimetry;
+  return init;
 }
 
 function describeFrame(

@@ -90,7 +90,8 @@ describe('test patterns in every output format', () => {
         expect(frame.toFrameInit()).toMatchObject({ format: 'GRAY8', codedWidth: frame.width, codedHeight: frame.height });
       } else {
         expect(frame.toVideoFrameInit().layout).toEqual(frame.layout.map((l) => ({ ...l })));
-        expect(frame.toFrameInit()).toEqual(frame.toVideoFrameInit());
+        // The same description, plus GStreamer's colorimetry for the WebGL renderer (BT.2020).
+        expect(frame.toFrameInit()).toEqual({ ...frame.toVideoFrameInit(), colorimetry: frame.videoFormat.colorimetry });
       }
       expect(frame.toFrameInit().layout).toEqual(frame.layout.map((l) => ({ ...l })));
       expect(source.stats.zeroCopyFrames).toBe(source.stats.frames);

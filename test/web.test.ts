@@ -96,6 +96,8 @@ beforeAll(async () => {
   for (const format of ['I420', 'NV12']) {
     for (const colorimetry of ['bt601', 'bt709'])
       cases.set(`${format}-${colorimetry}`, await grab(`format=${format},colorimetry=${colorimetry}`));
+    // videotestsrc writes BT.2020 frames with BT.709's matrix; videoconvert writes BT.2020's.
+    cases.set(`${format}-bt2020`, await grab(`format=${format},colorimetry=bt2020`, true));
   }
   // videotestsrc writes limited range whatever the caps say; videoconvert honours full range.
   cases.set('I420-full', await grab('format=I420,colorimetry=1:4:16:4', true));
@@ -209,7 +211,9 @@ async function draw(name: string, how: 'webgl' | 'videoframe'): Promise<Buffer> 
 }
 
 describe('WebGL2 (the shipped shader)', () => {
-  it.each(['RGBA', 'BGRA', 'I420-bt601', 'I420-bt709', 'NV12-bt601', 'NV12-bt709', 'I420-full'])(
+  // BT.2020 (UHD and HDR sources): colorSpace cannot name its matrix; toFrameInit()'s colorimetry
+  // does. Drawn as BT.709 it was 28 levels off.
+  it.each(['RGBA', 'BGRA', 'I420-bt601', 'I420-bt709', 'NV12-bt601', 'NV12-bt709', 'I420-full', 'I420-bt2020', 'NV12-bt2020'])(
     '%s matches the RGBA frame within 3 levels',
     async (name) => {
       const r = compare(await draw(name, 'webgl'));

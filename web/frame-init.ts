@@ -18,6 +18,11 @@ export interface FrameInit {
   /** One entry per plane; tightly packed planes when left out. */
   layout?: readonly PlaneLayout[];
   colorSpace?: VideoColorSpaceInit;
+  /**
+   * GStreamer's colorimetry ('bt709', '2:6:11:7', ...): when given, the WebGL renderer converts YUV
+   * by it rather than by colorSpace, which cannot name BT.2020.
+   */
+  colorimetry?: string;
   displayWidth?: number;
   displayHeight?: number;
   /** µs */

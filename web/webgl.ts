@@ -2,7 +2,7 @@
 // (UNPACK_ROW_LENGTH for padded strides, an offset into the same buffer per plane), and YUV to RGB
 // in the fragment shader with the frame's own matrix and range. Runs on the page's thread (or a
 // worker with an OffscreenCanvas).
-import { yuvToRgbFor } from './colorimetry';
+import { yuvToRgbFor, yuvToRgbForColorimetry } from './colorimetry';
 import { asBytes, planesOf, type FrameData, type FrameInit, type Plane } from './frame-init';
 
 const VERTEX = `#version 300 es
@@ -114,7 +114,10 @@ export class WebGLFrameRenderer {
     gl.viewport(0, 0, width, height);
     gl.useProgram(this.#program);
     planes.forEach((plane, i) => this.#upload(i, plane, bytes));
-    const m = yuvToRgbFor(init.colorSpace, init.codedHeight);
+    // The colorimetry names BT.2020, which a WebCodecs colour space cannot.
+    const m = init.colorimetry
+      ? yuvToRgbForColorimetry(init.colorimetry, init.codedHeight)
+      : yuvToRgbFor(init.colorSpace, init.codedHeight);
     gl.uniform1i(this.#uniforms.u_mode!, mode);
     gl.uniform1i(this.#uniforms.u_opaque!, init.format.endsWith('X') ? 1 : 0);
     gl.uniform2i(this.#uniforms.u_size!, init.codedWidth, init.codedHeight);
