@@ -12,6 +12,7 @@ import {
   type AnyFrameSourceError,
 } from '../lib/index';
 import { colorSpaceFromColorimetry, yuvToRgbForColorimetry } from '../web/colorimetry';
+import { planesOf, type FrameInit } from '../web/frame-init';
 import type { Frame } from '../lib/index';
 import { ROOT } from './helpers';
 import { killChildren, runNode } from './run-node';
@@ -53,6 +54,28 @@ describe('toVideoFrameInit() carries the colour space', () => {
     // Without colorimetry, GStreamer's own default for the height.
     expect(yuvToRgbForColorimetry('', 576).matrix).toBe('bt601');
     expect(yuvToRgbForColorimetry('', 577).matrix).toBe('bt709');
+  });
+});
+
+describe('frame-source/web refuses a description it cannot draw (WebGL would draw nothing, silently)', () => {
+  const rgba = { format: 'RGBA', codedWidth: 4, codedHeight: 4 };
+  it.each<[string, Partial<FrameInit>]>([
+    ['a negative offset', { layout: [{ offset: -16, stride: 16 }] }],
+    ['a fractional offset', { layout: [{ offset: 0.5, stride: 16 }] }],
+    ['a NaN stride', { layout: [{ offset: 0, stride: NaN }] }],
+    ['a NaN width', { codedWidth: NaN }],
+    ['a negative width', { codedWidth: -4 }],
+    ['a zero height', { codedHeight: 0 }],
+    ['a fractional width', { codedWidth: 3.5 }],
+    ['a NaN display width', { displayWidth: NaN }],
+  ])('%s is a RangeError naming it', (_, change) => {
+    expect(() => planesOf({ ...rgba, ...change }, 1024)).toThrow(RangeError);
+  });
+  it('a name from Object.prototype is an unknown format, not a TypeError', () => {
+    expect(() => planesOf({ ...rgba, format: 'toString' }, 1024)).toThrow(/cannot draw toString frames/);
+  });
+  it('a valid description still passes', () => {
+    expect(planesOf({ ...rgba, layout: [{ offset: 16, stride: 20 }] }, 16 + 20 * 3 + 16)).toHaveLength(1);
   });
 });
 

@@ -75,10 +75,22 @@ export interface Plane {
 
 /** Each plane's place and size, from the layout (or the tight default). Throws on what cannot be drawn. */
 export function planesOf(init: FrameInit, byteLength: number): Plane[] {
-  const shapes = PLANES[init.format];
+  // Own properties only: 'toString' is no format.
+  const shapes = Object.prototype.hasOwnProperty.call(PLANES, init.format) ? PLANES[init.format] : undefined;
   if (!shapes) throw new Error(`frame-source/web cannot draw ${init.format} frames; ask for RGBA, BGRA, I420 or NV12`);
   const w = init.codedWidth;
   const h = init.codedHeight;
+  // WebGL turns a negative or NaN size or offset into a GL error and draws nothing (the canvas keeps
+  // the last frame), without an exception: refuse them here, as VideoFrame does.
+  const count = (name: string, value: unknown, min: number): void => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new RangeError(`${name} of a ${init.format} frame must be an integer of at least ${min}; got ${String(value)}`);
+    }
+  };
+  count('codedWidth', w, 1);
+  count('codedHeight', h, 1);
+  if (init.displayWidth !== undefined) count('displayWidth', init.displayWidth, 1);
+  if (init.displayHeight !== undefined) count('displayHeight', init.displayHeight, 1);
   let next = 0;
   const planes = shapes.map((shape, i): Plane => {
     const width = Math.ceil(w / shape.sub);
@@ -86,6 +98,8 @@ export function planesOf(init: FrameInit, byteLength: number): Plane[] {
     const given = init.layout?.[i];
     const stride = given?.stride ?? width * shape.bytesPerTexel;
     const offset = given?.offset ?? next;
+    count(`plane ${i}'s stride`, stride, 0);
+    count(`plane ${i}'s offset`, offset, 0);
     next = offset + stride * height;
     return { offset, stride, width, height, bytesPerTexel: shape.bytesPerTexel };
   });

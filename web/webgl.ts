@@ -104,7 +104,7 @@ export class WebGLFrameRenderer {
   draw(data: FrameData, init: FrameInit): void {
     const gl = this.gl;
     const bytes = asBytes(data);
-    const mode = MODES[init.format];
+    const mode = Object.prototype.hasOwnProperty.call(MODES, init.format) ? MODES[init.format] : undefined;
     if (mode === undefined) throw new Error(`frame-source/web cannot draw ${init.format} frames; ask for RGBA, BGRA, I420 or NV12`);
     const planes = planesOf(init, bytes.byteLength);
     const width = init.displayWidth ?? init.codedWidth;
