@@ -247,6 +247,13 @@ describe('VideoFrame (the browser converts)', () => {
     expect(r.max <= 3 ? 'within 3' : `${r.max} off at ${r.at}`).toBe('within 3');
   });
 
+  it.each(['I420-bt2020', 'NV12-bt2020'])("%s is drawn with BT.2020's matrix, from toFrameInit()'s colorimetry", async (name) => {
+    const r = compare(await draw(name, 'videoframe'));
+    // As BT.709 (all a colour space from the caps could say) it was 25 off; with BT.2020's matrix,
+    // 15: Chromium's own conversion is that far off on saturated colours, as for BT.709.
+    expect(r.max <= 16 ? 'within 16' : `${r.max} off at ${r.at}`).toBe('within 16');
+  });
+
   it('I420 BT.709 is drawn as BT.709 (Chromium is a few levels off on saturated blue, FACTS: ~13)', async () => {
     const r = compare(await draw('I420-bt709', 'videoframe'));
     // Drawn as BT.601 it would be 30+ off; the colour space reached Chromium.

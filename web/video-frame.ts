@@ -1,6 +1,7 @@
 // The WebCodecs path: the browser converts and draws. Needs a secure context (https, localhost,
 // 127.0.0.1, or an Electron app). Chromium honours the colour space for BT.601; for BT.709 its
 // own conversion is a few levels off on saturated colours, where WebGLFrameRenderer is exact.
+import { parseColorimetry } from './colorimetry';
 import { asBytes, planesOf, type FrameData, type FrameInit } from './frame-init';
 
 /** Whether WebCodecs' VideoFrame exists here. */
@@ -21,6 +22,11 @@ export function toVideoFrame(data: FrameData, init: FrameInit): VideoFrame {
   };
   if (init.duration !== undefined) bufferInit.duration = init.duration;
   if (init.colorSpace) bufferInit.colorSpace = init.colorSpace;
+  // BT.2020's matrix, which TypeScript's DOM library cannot name but Chromium takes; its primaries are
+  // left out (Chromium would map them to sRGB's, which GStreamer's conversion does not).
+  if (!init.colorSpace?.matrix && parseColorimetry(init.colorimetry ?? '')?.matrix === 6) {
+    bufferInit.colorSpace = { ...init.colorSpace, matrix: 'bt2020-ncl' as VideoMatrixCoefficients };
+  }
   if (init.displayWidth !== undefined) bufferInit.displayWidth = init.displayWidth;
   if (init.displayHeight !== undefined) bufferInit.displayHeight = init.displayHeight;
   return new VideoFrame(bytes, bufferInit);
