@@ -13,7 +13,8 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<LaunchedBrowser> {
+/** `extraArgs`: more Chromium flags, e.g. '--disable-3d-apis' for a browser without WebGL. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<LaunchedBrowser> {
   const profile = mkdtempSync(path.join(tmpdir(), 'frame-source-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -30,6 +31,7 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
       '--disable-sync',
       '--no-first-run',
       `--user-data-dir=${profile}`,
+      ...extraArgs,
     ],
   });
   return {

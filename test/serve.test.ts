@@ -235,3 +235,18 @@ it('a live source gets no scrubber, and a seek asked anyway comes back as ERR_NO
   expect(await page.$eval('#state', (e) => e.textContent)).toMatch(/^seek failed: ERR_NOT_SEEKABLE/);
   expect(await page.evaluate(`document.getElementById('seekbar').hidden`)).toBe(true);
 }, 60000);
+
+it('a page that cannot draw the frames says so (GRAY8 where WebGL2 is missing: VideoFrame has no GRAY8)', async () => {
+  const { url } = await startServer(['--duration', '30', ...'videotestsrc ! video/x-raw,format=GRAY8,width=64,height=48'.split(' ')]);
+  const noWebgl = await launchChromium(['--disable-3d-apis']);
+  try {
+    const page = await noWebgl.browser.newPage();
+    await page.goto(url);
+    // Before, the page stayed 'live' and blank, the error only in the console.
+    await page.waitForFunction('window.frameSourcePage.drawError !== null', { timeout: 10000 });
+    const state = await page.evaluate('document.getElementById("state").textContent');
+    expect(state).toMatch(/^cannot draw: .*GRAY8/);
+  } finally {
+    await noWebgl.close();
+  }
+}, 30000);

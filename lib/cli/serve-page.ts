@@ -41,7 +41,7 @@ try {
 }
 
 // What the page has shown, for people and for tests.
-const shown = { frames: 0, sequence: -1, latencyMs: null, fps: null, format: null, position: null, duration: null, seeks: 0, seekedTo: null, seekError: null };
+const shown = { drawError: null, frames: 0, sequence: -1, latencyMs: null, fps: null, format: null, position: null, duration: null, seeks: 0, seekedTo: null, seekError: null };
 window.frameSourcePage = shown;
 const arrivals = [];
 
@@ -118,7 +118,18 @@ function connect() {
     const headerLength = view.getUint32(0, true);
     const header = JSON.parse(new TextDecoder().decode(new Uint8Array(event.data, 4, headerLength)));
     const bytes = new Uint8Array(event.data, 4 + headerLength);
-    draw(bytes, header.init);
+    try {
+      draw(bytes, header.init);
+    } catch (err) {
+      // Say so on the page (GRAY8 without WebGL2, a lost context): it stayed 'live' and blank. The
+      // ack still goes, so the next frame is tried.
+      const el = document.getElementById('state');
+      el.textContent = 'cannot draw: ' + err.message;
+      el.className = 'bad';
+      shown.drawError = err.message;
+      ws.send(JSON.stringify({ ack: header.sequence }));
+      return;
+    }
     ws.send(JSON.stringify({ ack: header.sequence }));
     const now = performance.now();
     arrivals.push(now);
