@@ -1002,7 +1002,10 @@ GstBusSyncReply SourcePipeline::onBusMessage(GstBus*, GstMessage* message, gpoin
         item.code = error->code;
       }
       if (debug) item.debug = debug.get();
-      if (isError) {
+      // A failed delayed link too: decodebin exposed only streams nothing takes (audio), because it
+      // had no decoder for the video; the missing plugin is the reason then.
+      bool delayedLink = error && error->domain == GST_PARSE_ERROR && error->code == GST_PARSE_ERROR_DELAYED_LINK;
+      if (isError || delayedLink) {
         std::lock_guard<std::mutex> lk(self->elementsMu_);
         item.missing = self->missingPlugin_;
       }

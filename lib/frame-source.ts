@@ -203,7 +203,13 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
   if (item.domain === 'frame-source' && item.code === NATIVE_ERROR_OUT_OF_MEMORY) return 'ERR_OUT_OF_MEMORY';
   if (item.domain === 'frame-source' && item.code === NATIVE_ERROR_OUT_OF_RANGE) return 'ERR_OUT_OF_RANGE';
   if ((core && item.code === GST_CORE_ERROR_NEGOTIATION) || /not-negotiated/.test(item.debug)) return 'ERR_NOT_NEGOTIATED';
-  if (isDelayedLinkFailure(item)) return 'ERR_NOT_NEGOTIATED';
+  if (isDelayedLinkFailure(item)) {
+    // Nothing decodebin exposed links: the video's decoder is missing, or (a uri read into system
+    // memory, where any raw video links) the media has no video stream at all (audio only).
+    if (item.missing) return 'ERR_MISSING_PLUGIN';
+    if (options.source.kind === 'uri' && options.backend === 'cpu') return 'ERR_UNSUPPORTED_MEDIA';
+    return 'ERR_NOT_NEGOTIATED';
+  }
   if (item.missing || (core && item.code === GST_CORE_ERROR_MISSING_PLUGIN) || (stream && item.code === GST_STREAM_ERROR_CODEC_NOT_FOUND)) {
     return 'ERR_MISSING_PLUGIN';
   }
@@ -237,6 +243,8 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
       '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)';
   } else if (code === 'ERR_CONNECTION' && options.source.kind === 'uri') {
     fix = `: could not read ${options.source.uri} (connection refused, lost or timed out)`;
+  } else if (code === 'ERR_UNSUPPORTED_MEDIA' && isDelayedLinkFailure(item) && options.source.kind === 'uri') {
+    fix = `: ${options.source.uri} has no video stream (audio only?)`;
   } else if (isDelayedLinkFailure(item)) {
     fix =
       ": the decoder's output could not be linked to the rest of the pipeline " +

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FrameSource, OptionRangeError, OptionTypeError, OUTPUT_FORMATS, type Frame } from '../lib/index';
 import { collect, gstDump, referenceFrames, tempDir } from './helpers';
-import { FRAMES, makeAvMp4, makeMp4, makeVp9, makeWebm } from './media';
+import { ffmpegLavfi, FRAMES, makeAvMp4, makeMp4, makeVp9, makeWebm } from './media';
 
 let dir: string;
 let webm: string;
@@ -333,6 +333,45 @@ describe('bad input', () => {
     expect(err.code).toBe('ERR_MISSING_PLUGIN');
     expect(err.message).toMatch(/VP8/);
     expect(err.message).toContain('gstreamer1.0-plugins-good');
+  });
+
+  it('reports a missing video decoder as ERR_MISSING_PLUGIN when the file has an audio track too', () => {
+    // decodebin exposes only the audio pad then, which nothing links: that used to be reported as
+    // ERR_NOT_NEGOTIATED, telling the user to add 'videoconvert'.
+    // A second of audio as long as the video (makeAvMp4's audio is shorter: uridecodebin then
+    // reports the missing decoder itself).
+    const av = ffmpegLavfi(
+      path.join(dir, 'h264-aac-1s.mp4'),
+      ['testsrc=size=64x48:rate=10', 'sine=frequency=440'],
+      ['-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac'],
+    );
+    const script = `
+      const { FrameSource } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.cjs'))});
+      const s = new FrameSource({ uri: ${JSON.stringify(uri(av))} });
+      s.read().then(
+        (f) => { console.log(JSON.stringify({ decoder: f && f.videoFormat.decoder })); f && f.release(); },
+        (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
+      ).finally(() => s.close());`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      timeout: 30000,
+      env: { ...process.env, GST_PLUGIN_FEATURE_RANK: 'avdec_h264:NONE,openh264dec:NONE' },
+    });
+    const err = JSON.parse(out);
+    expect(err.code).toBe('ERR_MISSING_PLUGIN');
+    expect(err.message).toMatch(/H\.264/);
+  });
+
+  it('reports a file with no video stream (audio only) as ERR_UNSUPPORTED_MEDIA, not ERR_NOT_NEGOTIATED', async () => {
+    const audio = ffmpegLavfi(path.join(dir, 'audio-only.m4a'), ['sine=frequency=440'], ['-t', '0.5', '-c:a', 'aac']);
+    for (const options of [{ uri: uri(audio) }, { uri: uri(audio), format: 'RGBA' as const }]) {
+      const source = new FrameSource(options);
+      await expect(source.read()).rejects.toMatchObject({
+        code: 'ERR_UNSUPPORTED_MEDIA',
+        message: expect.stringContaining('has no video stream'),
+      });
+      await source.close();
+    }
   });
 
   it('reports a file that is not video as ERR_UNSUPPORTED_MEDIA', async () => {
