@@ -181,6 +181,7 @@ const GST_RESOURCE_ERROR_NOT_FOUND = 3;
 const GST_RESOURCE_ERROR_BUSY = 4;
 const GST_RESOURCE_ERROR_OPEN_READ = 5;
 const GST_RESOURCE_ERROR_READ = 9;
+const GST_RESOURCE_ERROR_SEEK = 11;
 const GST_STREAM_ERROR_FAILED = 1;
 const GST_STREAM_ERROR_TYPE_NOT_FOUND = 4;
 const GST_STREAM_ERROR_WRONG_TYPE = 5;
@@ -225,6 +226,9 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
     // souphttpsrc (1.22) reports a refused or silent connection only as its flow failing; the
     // network source inside uridecodebin is always named "source".
     if (stream && item.code === GST_STREAM_ERROR_FAILED && item.source === 'source') return 'ERR_CONNECTION';
+    // A connection lost mid-file: souphttpsrc asks again from where it stopped, and a server
+    // without Range support refuses ("Server does not support seeking").
+    if (resource && item.code === GST_RESOURCE_ERROR_SEEK && item.source === 'source') return 'ERR_CONNECTION';
   }
   if (resource && (item.code === GST_RESOURCE_ERROR_OPEN_READ || item.code === GST_RESOURCE_ERROR_NOT_FOUND) && src.kind === 'uri') {
     return 'ERR_FILE_NOT_FOUND';

@@ -1,7 +1,7 @@
 // Network sources against servers the test starts on 127.0.0.1: HTTP (Node's http) and RTSP
 // (gst-rtsp-server). A server killed mid-stream surfaces as ERR_CONNECTION, or is reconnected to.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, rmSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -59,6 +59,33 @@ it('reads a file served over HTTP', async () => {
     }
     expect(n).toBe(FRAMES);
     expect(source.stats.zeroCopyFrames).toBe(FRAMES);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+it('an HTTP server that drops the connection mid-file (no Range support to resume) is ERR_CONNECTION', async () => {
+  // souphttpsrc asks again from where it stopped and is refused: that was ERR_PIPELINE ("Server
+  // does not support seeking"), though the connection was lost.
+  const whole = readFileSync(webm);
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'video/webm', 'Content-Length': whole.length });
+    res.write(whole.subarray(0, Math.floor(whole.length / 3)), () => res.socket?.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const source = new FrameSource({ uri: `http://127.0.0.1:${port}/video.webm` });
+    await expect(
+      within(
+        20000,
+        (async () => {
+          for await (const _frame of source);
+        })(),
+        'the stream',
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_CONNECTION', message: expect.stringContaining('could not read') });
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
