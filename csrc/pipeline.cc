@@ -364,6 +364,11 @@ void SourcePipeline::loopToStart() {
         gst_element_seek(self.pipeline_.get(), rate, GST_FORMAT_TIME,
                          static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE), GST_SEEK_TYPE_SET,
                          self.opts_.start, stop < 0 ? GST_SEEK_TYPE_NONE : GST_SEEK_TYPE_SET, stop < 0 ? 0 : stop);
+    // A still image (jpegparse) has no timeline: back to its first byte, when the whole is played.
+    if (!ok && self.opts_.start == 0 && stop < 0) {
+      ok = gst_element_seek(self.pipeline_.get(), 1.0, GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET, 0,
+                            GST_SEEK_TYPE_NONE, 0);
+    }
     if (!ok && !self.stopping_) self.pushError("the source cannot seek back to its start, so it cannot loop");
   });
 }

@@ -226,6 +226,31 @@ describe('files by URI', () => {
     expect(formats[0]!.decoder).toBe('avdec_h264');
   });
 
+  it('loops a still JPEG as it loops a PNG (jpegparse has no timeline: it failed with ERR_PIPELINE)', async () => {
+    for (const enc of ['jpegenc', 'pngenc']) {
+      const image = path.join(dir, `still.${enc}`);
+      execFileSync('gst-launch-1.0', [
+        '-q',
+        'videotestsrc',
+        'num-buffers=1',
+        '!',
+        'video/x-raw,width=31,height=15',
+        '!',
+        enc,
+        '!',
+        'filesink',
+        `location=${image}`,
+      ]);
+      const source = new FrameSource({ uri: uri(image), loop: true });
+      let n = 0;
+      for await (const frame of source) {
+        expect([frame.width, frame.height]).toEqual([31, 15]);
+        if (++n === 5) break;
+      }
+      expect(n).toBe(5);
+    }
+  });
+
   it('loops a file when asked: the stream restarts and the iterator goes on', async () => {
     const source = new FrameSource({ uri: uri(webm), format: 'GRAY8', width: 64, height: 36, loop: true });
     const timestamps: number[] = [];
