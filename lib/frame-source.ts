@@ -236,6 +236,18 @@ function errorCode(item: NativeMessageItem, options: NormalizedOptions): Pipelin
   return 'ERR_PIPELINE';
 }
 
+// Error messages end up in logs: a password in the URI's user info is not repeated there.
+function withoutPassword(uri: string): string {
+  try {
+    const url = new URL(uri);
+    if (url.password === '') return uri;
+    url.password = '***';
+    return url.href;
+  } catch {
+    return uri;
+  }
+}
+
 function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): PipelineError {
   const code = errorCode(item, options);
   const where = item.source ? ` (from ${item.source})` : '';
@@ -246,7 +258,7 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
       'gstreamer1.0-libav, gstreamer1.0-plugins-good, gstreamer1.0-plugins-bad or gstreamer1.0-plugins-ugly ' +
       '(Fedora: gstreamer1-plugins-*, Homebrew: gstreamer)';
   } else if (code === 'ERR_CONNECTION' && options.source.kind === 'uri') {
-    fix = `: could not read ${options.source.uri} (connection refused, lost or timed out)`;
+    fix = `: could not read ${withoutPassword(options.source.uri)} (connection refused, lost or timed out)`;
   } else if (code === 'ERR_UNSUPPORTED_MEDIA' && isDelayedLinkFailure(item) && options.source.kind === 'uri') {
     fix = `: ${options.source.uri} has no video stream (audio only?)`;
   } else if (isDelayedLinkFailure(item)) {

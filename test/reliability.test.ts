@@ -228,6 +228,20 @@ describe('4. errors that were untyped, wrong or silent', () => {
     await expect(source.read()).rejects.toMatchObject({ code: 'ERR_CONNECTION' });
   });
 
+  it("a refused connection's message does not repeat the URI's password", async () => {
+    const server = createTcpServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((r) => server.close(r));
+    for (const scheme of ['http', 'rtspt']) {
+      const source = new FrameSource({ uri: `${scheme}://viewer:s3cret@127.0.0.1:${port}/v` });
+      const err = await source.read().catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ERR_CONNECTION', message: expect.stringContaining(`${scheme}://viewer:***@127.0.0.1:${port}/v`) });
+      expect((err as Error).message).not.toContain('s3cret');
+      await source.close();
+    }
+  });
+
   it('an HTTP server that accepts and never answers is ERR_CONNECTION (after souphttpsrc gives up)', async () => {
     const sockets: Socket[] = [];
     const server = createTcpServer((s) => sockets.push(s));
