@@ -129,6 +129,10 @@ interface Session {
   collected: (id: number) => void;
   /** Replaced by a reconnect: nothing more is read from it. */
   retired: boolean;
+  /** Frames of the sessions before it (reconnects): its frames' sequence numbers go on from there. */
+  sequenceBase: number;
+  /** Opened by a reconnect and no frame delivered yet: the next one is a discontinuity. */
+  resumed: boolean;
 }
 
 // Every source's frame guards (a frame's data view, or its GPU descriptor) in one registry that is
@@ -470,6 +474,8 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
         if (this.#releaseNative(session, id)) this.#gcReleased++;
       },
       retired: false,
+      sequenceBase: this.#carried.frames,
+      resumed: this.#carried.frames > 0 || this.#totalReconnects > 0,
     };
     return session;
   }
@@ -1129,15 +1135,16 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
           : format.layout,
       timestamp: this.#continuedTimestamp(item.pts >= 0 ? item.pts : null, item.duration >= 0 ? item.duration : null),
       duration: item.duration >= 0 ? item.duration : null,
-      sequence: item.sequence,
+      sequence: session.sequenceBase + item.sequence,
       copied: item.copied,
       kept: reader.kept,
       backend: this.options.backend,
       dmabuf,
       cuda,
       download,
-      discontinuity: item.discont === true,
+      discontinuity: item.discont === true || session.resumed,
     });
+    session.resumed = false;
     if (item.position >= 0) {
       this.#position = item.position;
       this.#nextPosition = item.position + (frame.duration ?? 0);

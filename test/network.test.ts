@@ -92,6 +92,46 @@ it('an HTTP server that drops the connection mid-file (no Range support to resum
   }
 });
 
+it('a reconnect goes on counting sequence numbers and marks its first frame as a discontinuity', async () => {
+  // The sequence restarted at 0 after a reconnect (a "gap" of minus the frames so far) and the
+  // jump was not marked.
+  const whole = readFileSync(webm);
+  let requests = 0;
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'video/webm', 'Content-Length': whole.length });
+    if (++requests > 1) return void res.end(whole);
+    // Cut after the reader has had time to take the first half's frames.
+    res.write(whole.subarray(0, Math.floor(whole.length / 2)), () => setTimeout(() => res.socket?.destroy(), 500));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const source = new FrameSource({ uri: `http://127.0.0.1:${port}/video.webm`, reconnect: { attempts: 1, delay: 50 } });
+    let reconnects = 0;
+    source.on('reconnect', () => reconnects++);
+    const frames: Array<{ sequence: number; discontinuity: boolean; timestamp: number | null }> = [];
+    await within(
+      20000,
+      (async () => {
+        for await (const frame of source) {
+          frames.push({ sequence: frame.sequence, discontinuity: frame.discontinuity, timestamp: frame.timestamp });
+        }
+      })(),
+      'the stream',
+    );
+    expect(reconnects).toBe(1);
+    // The new connection starts the file again: its first frame is where the timestamps go back.
+    const reconnectedAfter = frames.findIndex((f, i) => i > 0 && f.timestamp! < frames[i - 1]!.timestamp!);
+    expect(reconnectedAfter).toBeGreaterThan(0);
+    expect(frames.map((f) => f.sequence)).toEqual([...frames.keys()]);
+    expect(frames[reconnectedAfter]!.discontinuity).toBe(true);
+    expect(frames.filter((f) => f.discontinuity)).toHaveLength(1);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 describe('RTSP', () => {
   it('streams from an RTSP server, live and zero-copy after conversion', async () => {
     const { server, port } = await startRtsp();
