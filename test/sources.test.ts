@@ -340,11 +340,12 @@ describe('bad input', () => {
     );
   });
 
-  it('reports a stream GStreamer has no decoder for as ERR_MISSING_PLUGIN, naming what is missing', () => {
-    // A real GStreamer without a VP8 decoder: rank NONE keeps decodebin from using either one.
+  // The first read() of `sourceUri` in a process of its own whose GStreamer has these feature ranks
+  // (a decoder at rank NONE is one decodebin never picks): the error's code and message, or the decoder.
+  function firstReadWithRanks(sourceUri: string, ranks: string): { code?: string; message?: string; decoder?: string } {
     const script = `
       const { FrameSource } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.cjs'))});
-      const s = new FrameSource({ uri: ${JSON.stringify(uri(webm))} });
+      const s = new FrameSource({ uri: ${JSON.stringify(sourceUri)} });
       s.read().then(
         (f) => { console.log(JSON.stringify({ decoder: f && f.videoFormat.decoder })); f && f.release(); },
         (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
@@ -352,9 +353,14 @@ describe('bad input', () => {
     const out = execFileSync(process.execPath, ['-e', script], {
       encoding: 'utf8',
       timeout: 30000,
-      env: { ...process.env, GST_PLUGIN_FEATURE_RANK: 'vp8dec:NONE,avdec_vp8:NONE' },
+      env: { ...process.env, GST_PLUGIN_FEATURE_RANK: ranks },
     });
-    const err = JSON.parse(out);
+    return JSON.parse(out);
+  }
+
+  it('reports a stream GStreamer has no decoder for as ERR_MISSING_PLUGIN, naming what is missing', () => {
+    // A real GStreamer without a VP8 decoder: rank NONE keeps decodebin from using either one.
+    const err = firstReadWithRanks(uri(webm), 'vp8dec:NONE,avdec_vp8:NONE');
     expect(err.code).toBe('ERR_MISSING_PLUGIN');
     expect(err.message).toMatch(/VP8/);
     expect(err.message).toContain('gstreamer1.0-plugins-good');
@@ -370,19 +376,7 @@ describe('bad input', () => {
       ['testsrc=size=64x48:rate=10', 'sine=frequency=440'],
       ['-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac'],
     );
-    const script = `
-      const { FrameSource } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.cjs'))});
-      const s = new FrameSource({ uri: ${JSON.stringify(uri(av))} });
-      s.read().then(
-        (f) => { console.log(JSON.stringify({ decoder: f && f.videoFormat.decoder })); f && f.release(); },
-        (e) => console.log(JSON.stringify({ code: e.code, message: e.message })),
-      ).finally(() => s.close());`;
-    const out = execFileSync(process.execPath, ['-e', script], {
-      encoding: 'utf8',
-      timeout: 30000,
-      env: { ...process.env, GST_PLUGIN_FEATURE_RANK: 'avdec_h264:NONE,openh264dec:NONE' },
-    });
-    const err = JSON.parse(out);
+    const err = firstReadWithRanks(uri(av), 'avdec_h264:NONE,openh264dec:NONE');
     expect(err.code).toBe('ERR_MISSING_PLUGIN');
     expect(err.message).toMatch(/H\.264/);
   });
