@@ -264,7 +264,7 @@ function toPipelineError(item: NativeMessageItem, options: NormalizedOptions): P
   } else if (code === 'ERR_CONNECTION' && options.source.kind === 'uri') {
     fix = `: could not read ${withoutPassword(options.source.uri)} (connection refused, lost or timed out)`;
   } else if (code === 'ERR_UNSUPPORTED_MEDIA' && isDelayedLinkFailure(item) && options.source.kind === 'uri') {
-    fix = `: ${options.source.uri} has no video stream (audio only?)`;
+    fix = `: ${withoutPassword(options.source.uri)} has no video stream (audio only?)`;
   } else if (isDelayedLinkFailure(item)) {
     fix =
       ": the decoder's output could not be linked to the rest of the pipeline " +
@@ -475,7 +475,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
       },
       retired: false,
       sequenceBase: this.#carried.frames,
-      resumed: this.#carried.frames > 0 || this.#totalReconnects > 0,
+      resumed: this.#totalReconnects > 0,
     };
     return session;
   }
@@ -751,8 +751,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     // Beyond MAX_SAFE_INTEGER µs (as for the start and end options), the nanoseconds GStreamer takes overflow.
     const max = Number.MAX_SAFE_INTEGER;
     if (!(position >= this.options.start && position <= max) || (end !== null && position >= end)) {
-      const range = end !== null ? `from ${this.options.start} to below ${end} µs` : `from ${this.options.start} to ${max} µs`;
-      return Promise.reject(new PositionRangeError('position', `a time in the media, ${range}`, position));
+      return Promise.reject(this.#positionError(position, end));
     }
     return this.#startSeek(Math.floor(position), accurate);
   }
@@ -821,6 +820,13 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     );
   }
 
+  // seek() to `position` outside [start, end) (end null: not known yet, up to MAX_SAFE_INTEGER µs).
+  #positionError(position: number, end: number | null): PositionRangeError {
+    const range =
+      end !== null ? `from ${this.options.start} to below ${end} µs` : `from ${this.options.start} to ${Number.MAX_SAFE_INTEGER} µs`;
+    return new PositionRangeError('position', `a time in the media, ${range}`, position);
+  }
+
   #settleSeek(err: Error): void {
     const pending = this.#pendingSeek;
     this.#pendingSeek = null;
@@ -833,10 +839,7 @@ export class FrameSource extends EventEmitter implements AsyncIterable<Frame> {
     this.#pendingSeek = null;
     if (!ok && duration >= 0) {
       // A seek made before the duration was known, to a position past it (seek() checks the rest).
-      const end = Math.min(duration, this.options.end ?? Infinity);
-      pending.reject(
-        new PositionRangeError('position', `a time in the media, from ${this.options.start} to below ${end} µs`, pending.position),
-      );
+      pending.reject(this.#positionError(pending.position, Math.min(duration, this.options.end ?? Infinity)));
       return;
     }
     if (!ok) {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { FrameSource } from '../lib/index';
 import { tempDir, within } from './helpers';
-import { FRAMES, makeWebm } from './media';
+import { FRAMES, ffmpegLavfi, makeWebm } from './media';
 
 const RTSP_SERVER = path.join(__dirname, 'fixtures', 'rtsp-server.py');
 let dir: string;
@@ -86,6 +86,33 @@ it('an HTTP server that drops the connection mid-file (no Range support to resum
         'the stream',
       ),
     ).rejects.toMatchObject({ code: 'ERR_CONNECTION', message: expect.stringContaining('could not read') });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+it("a file over HTTP with no video stream is ERR_UNSUPPORTED_MEDIA, and the message does not repeat the URI's password", async () => {
+  const audio = readFileSync(ffmpegLavfi(path.join(dir, 'audio-only.m4a'), ['sine=frequency=440'], ['-t', '0.5', '-c:a', 'aac']));
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'audio/mp4', 'Content-Length': audio.length });
+    res.end(audio);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const source = new FrameSource({ uri: `http://viewer:s3cret@127.0.0.1:${port}/a.m4a` });
+    const err = await within(
+      20000,
+      source.read().catch((e: Error) => e),
+      'read()',
+    );
+    expect(err).toMatchObject({
+      code: 'ERR_UNSUPPORTED_MEDIA',
+      message: expect.stringContaining(`http://viewer:***@127.0.0.1:${port}/a.m4a has no video stream`),
+    });
+    expect((err as Error).message).not.toContain('s3cret');
+    await source.close();
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
