@@ -73,11 +73,16 @@ export interface Plane {
   bytesPerTexel: number;
 }
 
+/** The error for a format this module does not draw, naming those it does. */
+export function cannotDraw(format: string): Error {
+  return new Error(`frame-source/web cannot draw ${format} frames; ask for one of ${Object.keys(PLANES).join(', ')}`);
+}
+
 /** Each plane's place and size, from the layout (or the tight default). Throws on what cannot be drawn. */
 export function planesOf(init: FrameInit, byteLength: number): Plane[] {
   // Own properties only: 'toString' is no format.
   const shapes = Object.prototype.hasOwnProperty.call(PLANES, init.format) ? PLANES[init.format] : undefined;
-  if (!shapes) throw new Error(`frame-source/web cannot draw ${init.format} frames; ask for RGBA, BGRA, I420 or NV12`);
+  if (!shapes) throw cannotDraw(init.format);
   const w = init.codedWidth;
   const h = init.codedHeight;
   // WebGL turns a negative or NaN size or offset into a GL error and draws nothing (the canvas keeps

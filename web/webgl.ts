@@ -3,7 +3,7 @@
 // in the fragment shader with the frame's own matrix and range. Runs on the page's thread (or a
 // worker with an OffscreenCanvas).
 import { yuvToRgbFor, yuvToRgbForColorimetry } from './colorimetry';
-import { asBytes, planesOf, type FrameData, type FrameInit, type Plane } from './frame-init';
+import { asBytes, cannotDraw, planesOf, type FrameData, type FrameInit, type Plane } from './frame-init';
 
 const VERTEX = `#version 300 es
 in vec2 a_pos;
@@ -105,7 +105,7 @@ export class WebGLFrameRenderer {
     const gl = this.gl;
     const bytes = asBytes(data);
     const mode = Object.prototype.hasOwnProperty.call(MODES, init.format) ? MODES[init.format] : undefined;
-    if (mode === undefined) throw new Error(`frame-source/web cannot draw ${init.format} frames; ask for RGBA, BGRA, I420 or NV12`);
+    if (mode === undefined) throw cannotDraw(init.format);
     const planes = planesOf(init, bytes.byteLength);
     const width = init.displayWidth ?? init.codedWidth;
     const height = init.displayHeight ?? init.codedHeight;
