@@ -174,10 +174,17 @@ export interface ChoiceContext {
 // The output formats a GPU backend delivers ('cpu' and 'iosurface': any).
 const BACKEND_FORMATS: Partial<Record<BackendName, readonly string[]>> = { dmabuf: DMABUF_FORMATS, cuda: CUDA_FORMATS };
 
+// 'auto': GPU memory where this machine has a way to produce it, CPU slots otherwise.
+const AUTO_ORDER: readonly BackendName[] = ['cuda', 'dmabuf', 'cpu'];
+
+// The backends a preference tries, in order.
+function orderOf(preference: Backend | readonly BackendName[]): readonly BackendName[] {
+  return preference === 'auto' ? AUTO_ORDER : typeof preference === 'string' ? [preference] : preference;
+}
+
 /** The backends a preference would try after `chosen` (none for a single backend named alone). */
 export function laterBackends(preference: Backend | readonly BackendName[], chosen: BackendName): BackendName[] {
-  if (typeof preference === 'string' && preference !== 'auto') return [];
-  const order: readonly BackendName[] = preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : preference;
+  const order = orderOf(preference);
   const i = order.indexOf(chosen);
   return i < 0 ? [] : order.slice(i + 1);
 }
@@ -188,9 +195,7 @@ export function chooseBackend(
   probes: readonly BackendInfo[],
   context: ChoiceContext = { nvidiaDecodable: true },
 ): BackendChoice {
-  // 'auto': GPU memory where this machine has a way to produce it, CPU slots otherwise.
-  const order: BackendName[] =
-    preference === 'auto' ? ['cuda', 'dmabuf', 'cpu'] : typeof preference === 'string' ? [preference] : preference;
+  const order = orderOf(preference);
   const skipped: BackendChoice['skipped'] = [];
   for (const name of order) {
     const p = probes.find((b) => b.name === name)!;
